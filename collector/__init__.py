@@ -1,0 +1,1 @@
+"""The engine: config, runs, store, CLI."""

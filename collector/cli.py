@@ -1,0 +1,288 @@
+"""`evidence-agent`: the command line. Every read command takes `--format json` (shapes in docs/cli.md).
+
+Exit codes: 0 ok / run complete, 1 failed, 2 usage or configuration error, 3 run partial,
+4 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from collector.config import Config, ConfigError, Environment, database_url, load_config
+from collector.log_setup import configure_logging
+from collector.store.chain import verify as verify_chain
+from collector.store.engine import StoreError, display_url, make_engine, require_schema, upgrade
+from collector.store.lock import LockHeld
+from collector.store.models import RunStatus
+from collector.store.query import EvidenceFilter, evidence, list_runs, run_counts, run_gaps
+from connectors.base import registered_kinds
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
+RUN_EXIT = {RunStatus.COMPLETE: EXIT_OK, RunStatus.PARTIAL: EXIT_PARTIAL, RunStatus.FAILED: EXIT_FAILED}
+
+app = typer.Typer(
+    name="evidence-agent",
+    help="Continuous-compliance evidence agent: collect, keep and verify tamper-evident evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+# Piped output (CI logs, files) gets room for long resource ids instead of rich's 80-column default.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file [env EVIDENCE_AGENT_CONFIG; default ./evidence-agent.yaml]"
+    ),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def parse_time(value: str | None, option: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{option}: {value!r} is not an RFC 3339 time such as 2026-11-27T10:00:00Z"
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def read_engine(config: Path | None) -> sa.Engine:
+    engine = make_engine(database_url(config))
+    require_schema(engine)
+    return engine
+
+
+def write_engine(config: Config) -> sa.Engine:
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    return engine
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def run_collection(cfg: Config, targets: list[str] | None, fmt: Format, open_target: Any = None) -> int:
+    from collector.run import collect, default_open_target
+
+    engine = write_engine(cfg)
+    kwargs: dict[str, Any] = {"targets": targets, "open_target": open_target or default_open_target}
+    show_progress = fmt == Format.table and err.is_terminal
+    if show_progress:
+        with Progress(
+            TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=err, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("", total=None)
+            result = collect(
+                cfg, engine,
+                on_planned=lambda n: progress.update(task, total=n),
+                on_unit=lambda u: progress.update(task, advance=1, description=f"{u.kind} {u.scope}"),
+                **kwargs,
+            )  # fmt: skip
+    else:
+        result = collect(cfg, engine, **kwargs)
+    runs = {r["id"]: r for r in list_runs(engine, limit=50)}
+    record = runs[result.run_id]
+    gaps = run_gaps(engine, result.run_id)
+    if fmt == Format.json:
+        emit_json({"run": record, "aborted_runs": result.aborted_runs, "gaps": gaps})
+    else:
+        print_run_summary(record, gaps, result.aborted_runs)
+    return RUN_EXIT.get(result.status, EXIT_FAILED)
+
+
+def print_run_summary(record: dict[str, Any], gaps: list[dict[str, Any]], aborted: list[int]) -> None:
+    for run_id in aborted:
+        out.print(f"[yellow]run {run_id} had been interrupted and is now marked aborted[/]")
+    c = record["counts"]
+    colour = {"complete": "green", "partial": "yellow"}.get(record["status"], "red")
+    out.print(
+        f"run {record['id']} [{colour}]{record['status']}[/]: {c['collected']}/{c['units']} units collected, "
+        f"{c['observed']} resources observed ({c['new']} new, {c['changed']} changed, "
+        f"{c['removed']} removed), {c['gaps']} gaps"
+    )
+    for gap in gaps:
+        out.print(
+            f"  [red]gap[/] {gap['target']} {gap['kind']} {gap['scope']}: {gap['reason']}"
+            f"{' (' + gap['operation'] + ')' if gap['operation'] else ''} {gap['message']}"
+        )
+    out.print(f"chain head {record['digest']}")
+
+
+@app.command("collect")
+def collect_cmd(
+    config: ConfigOption = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Collect only this target.")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run one collection. Exit 0 complete, 3 partial, 1 failed, 4 another run holds the lock."""
+    cfg = load_config(config)
+    raise typer.Exit(run_collection(cfg, target, fmt))
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@app.command("runs")
+def runs_cmd(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 20,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List runs, newest first, with status, counts and digests."""
+    rows = list_runs(read_engine(config), limit=limit)
+    if fmt == Format.json:
+        emit_json({"runs": rows})
+        return
+    table = Table("run", "status", "started", "finished", "units", "gaps", "observed", "new", "changed",
+                  "removed", "digest")  # fmt: skip
+    for r in rows:
+        c = r["counts"]
+        table.add_row(
+            str(r["id"]), r["status"], r["started_at"], r["finished_at"] or "",
+            str(c["units"]), str(c["gaps"]),
+            str(c["observed"]), str(c["new"]), str(c["changed"]), str(c["removed"]), (r["digest"] or "")[:16],
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command("evidence")
+def evidence_cmd(
+    config: ConfigOption = None,
+    kind: Annotated[str | None, typer.Option(help="Only this evidence kind.")] = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Only this resource id.")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Evidence as it stood at this RFC 3339 time (UTC if no zone).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show evidence states: current ones, or those valid at --at."""
+    moment = parse_time(at, "--at")
+    engine = read_engine(config)
+    rows = evidence(engine, EvidenceFilter(kind=kind, target=target, resource=resource, at=moment))
+    if fmt == Format.json:
+        emit_json({"at": at and moment.isoformat().replace("+00:00", "Z"), "evidence": list(rows)})  # type: ignore[union-attr]
+        return
+    table = Table("target", "kind", "resource", "region", "observed", "since", "last seen")
+    for r in rows:
+        observed = ", ".join(f"{k}={v}" for k, v in r["observed"].items())
+        table.add_row(r["target"], r["kind"], r["resource_id"], r["region"], observed, r["first_seen"]["at"],
+                      r["last_seen"]["at"] or "")  # fmt: skip
+    out.print(table)
+
+
+@app.command("kinds")
+def kinds_cmd(
+    provider: Annotated[str | None, typer.Option(help="Only this provider (aws, gcp, k8s).")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List the registered evidence kinds with the permissions each needs."""
+    specs = registered_kinds(provider)
+    rows = [
+        {"name": s.name, "provider": s.provider, "regional": s.regional, "permissions": list(s.permissions),
+         "description": s.description}
+        for s in specs
+    ]  # fmt: skip
+    if fmt == Format.json:
+        emit_json({"kinds": rows})
+        return
+    table = Table("kind", "scope", "permissions", "description")
+    for r in rows:
+        table.add_row(r["name"], "regional" if r["regional"] else "global", "\n".join(r["permissions"]),
+                      r["description"])  # fmt: skip
+    out.print(table)
+
+
+@app.command("verify")
+def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) -> None:
+    """Recompute the run digest chain; cross-check every evidence row and blob. Exit 1 if anything broke."""
+    result = verify_chain(read_engine(config))
+    if fmt == Format.json:
+        emit_json(result.as_dict())
+    elif result.ok:
+        out.print(f"[green]chain verified[/]: {result.runs_checked} runs, head {result.head}")
+    else:
+        first = result.problems[0]
+        out.print(f"[red]verification failed[/]: first broken run {first.run_id}")
+        for problem in result.problems:
+            out.print(f"  run {problem.run_id}: {problem.message}")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(config: ConfigOption = None) -> None:
+    """Create or migrate the database schema to this agent's version."""
+    engine = make_engine(database_url(config))
+    revision = upgrade(engine)
+    out.print(f"{display_url(engine)} is at schema revision {revision}")
+
+
+@app.command("demo")
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option(help="Where the sandbox config and evidence database go.")] = Path(
+        "demo"
+    ),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Collect from the embedded sandbox (fake AWS on loopback) into WORKDIR/evidence.db and summarise."""
+    from collector.sandbox import run_demo
+
+    raise typer.Exit(run_demo(workdir, fmt.value, out))
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    configure_logging(Environment().log_format)
+    try:
+        app()
+    except ConfigError as exc:
+        for line in exc.lines:
+            err.print(f"error: {line}", markup=False, highlight=False)
+        sys.exit(EXIT_USAGE)
+    except StoreError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_USAGE)
+    except LockHeld as exc:
+        err.print(f"error: {exc}; try again when it has finished", markup=False, highlight=False)
+        sys.exit(EXIT_LOCKED)
+    except sa.exc.OperationalError as exc:
+        err.print(f"error: database unavailable: {exc.orig}", markup=False, highlight=False)
+        sys.exit(EXIT_FAILED)
+
+
+__all__ = ["app", "main", "run_collection", "run_counts"]

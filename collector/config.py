@@ -1,0 +1,249 @@
+"""`evidence-agent.yaml`: validated, with errors that name the file, the field and what was expected."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connectors.aws import AwsTarget
+from connectors.base import canonical_json, registered_kinds, sha256_hex
+
+DEFAULT_CONFIG = Path("evidence-agent.yaml")
+DEFAULT_DATABASE_URL = "sqlite:///evidence.db"
+DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql": "postgresql+psycopg",
+           "postgresql+psycopg": "postgresql+psycopg"}  # fmt: skip
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+class ConfigError(Exception):
+    """Bad configuration: the CLI prints each line and exits 2, never with a traceback."""
+
+    def __init__(self, lines: list[str] | str):
+        self.lines = [lines] if isinstance(lines, str) else lines
+        super().__init__("\n".join(self.lines))
+
+
+class Environment(BaseSettings):
+    """Settings read from the environment (they override the file)."""
+
+    model_config = SettingsConfigDict(env_prefix="EVIDENCE_AGENT_", extra="ignore")
+    config: Path | None = None
+    database_url: str | None = None
+    log_format: Literal["json", "console"] | None = None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _check_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"not a 5-field cron expression ({exc})") from None
+    return expr
+
+
+class AwsTargetConfig(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+    provider: Literal["aws"]
+    regions: Annotated[list[str], Field(min_length=1)] = ["us-east-1"]
+    endpoint_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
+    assume_role_arn: str | None = None
+    external_id: str | None = None
+    profile: str | None = None
+    kinds: list[str] = Field(
+        default_factory=list, description="glob patterns of kinds to collect; all if empty"
+    )
+    schedule: str = "0 * * * *"
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, regions: list[str]) -> list[str]:
+        for region in regions:
+            if not AWS_REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name such as 'eu-west-1'")
+        if len(set(regions)) != len(regions):
+            raise ValueError("a region is listed twice")
+        return regions
+
+    @field_validator("assume_role_arn")
+    @classmethod
+    def _role(cls, arn: str | None) -> str | None:
+        if arn is not None and not ROLE_ARN.match(arn):
+            raise ValueError(
+                "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/EvidenceReader'"
+            )
+        return arn
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, patterns: list[str]) -> list[str]:
+        names = [k.name for k in registered_kinds("aws")]
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                raise ValueError(f"{pattern!r} matches no AWS evidence kind (see `evidence-agent kinds`)")
+        return patterns
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, expr: str) -> str:
+        return _check_cron(expr)
+
+    def connector_target(self) -> AwsTarget:
+        return AwsTarget(
+            name=self.name,
+            regions=tuple(self.regions),
+            endpoint_url=self.endpoint_url,
+            assume_role_arn=self.assume_role_arn,
+            external_id=self.external_id,
+            profile=self.profile,
+            max_attempts=self.max_attempts,
+        )
+
+
+TargetConfig = AwsTargetConfig
+
+
+class Config(Strict):
+    database_url: str = DEFAULT_DATABASE_URL
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    targets: Annotated[list[TargetConfig], Field(min_length=1)]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        return normalize_database_url(url)
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Config:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.name in seen:
+                raise ValueError(f"duplicate target name {target.name!r}: target names must be unique")
+            seen.add(target.name)
+        return self
+
+    def digest(self) -> str:
+        """Digest of what was asked for, stored on each run; not the database URL (it may hold a password)."""
+        return sha256_hex(canonical_json(self.model_dump(mode="json", exclude={"database_url"})))
+
+    def target(self, name: str) -> TargetConfig:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise ConfigError(f"no target named {name!r} (configured: {', '.join(t.name for t in self.targets)})")
+
+
+def normalize_database_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    if parsed.drivername not in DRIVERS:
+        raise ValueError(f"unsupported database {parsed.drivername!r}; expected sqlite or postgresql+psycopg")
+    if DRIVERS[parsed.drivername] == "sqlite" and not parsed.database:
+        raise ValueError("an SQLite URL needs a file path: sqlite:///evidence.db")
+    return parsed.set(drivername=DRIVERS[parsed.drivername]).render_as_string(hide_password=False)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def format_validation_error(origin: str, exc: ValidationError) -> list[str]:
+    return [f"{origin}: {_field_path(tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot read config file: {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def config_path(explicit: Path | None = None) -> tuple[Path, bool]:
+    """The config file to read and whether the user named it (a named file must exist)."""
+    if explicit is not None:
+        return explicit, True
+    env = Environment()
+    if env.config is not None:
+        return env.config, True
+    return DEFAULT_CONFIG, False
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    path, _ = config_path(explicit)
+    data = read_yaml(path)
+    env = Environment()
+    if env.database_url:
+        data["database_url"] = env.database_url
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        origin = str(path)
+        lines = format_validation_error(origin, exc)
+        if env.database_url:
+            lines = [ln.replace(f"{origin}: database_url:", "EVIDENCE_AGENT_DATABASE_URL:") for ln in lines]
+        raise ConfigError(lines) from None
+
+
+def database_url(explicit_config: Path | None = None) -> str:
+    """The database URL for read-only commands, which also work without a config file."""
+    env = Environment()
+    if env.database_url:
+        try:
+            return normalize_database_url(env.database_url)
+        except ValueError as exc:
+            raise ConfigError(f"EVIDENCE_AGENT_DATABASE_URL: {exc}") from None
+    path, named = config_path(explicit_config)
+    if not named and not path.exists():
+        return DEFAULT_DATABASE_URL
+    return load_config(explicit_config).database_url

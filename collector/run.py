@@ -1,0 +1,159 @@
+"""One collection run: units (target, kind, scope) run concurrently, results written as they finish.
+
+Connectors run in a bounded thread pool; the calling thread writes each finished unit in its
+own transaction, so memory holds at most the units in flight. A unit's failure becomes a gap,
+never an empty result; the run is `complete` (no gaps), `partial` (some) or `failed` (nothing
+collected, or the store failed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from collector.config import Config, TargetConfig
+from collector.store.lock import run_lock
+from collector.store.models import RunStatus, RunUnit
+from collector.store.writer import UnitKey, abort_stale, open_run, seal_run, write_gap, write_unit
+from connectors import PROVIDERS, collect_unit
+from connectors.base import CollectionError, Evidence, GapReason, KindSpec, registered_kinds, utcnow
+
+log = structlog.get_logger("evidence_agent.run")
+
+OpenTarget = Callable[[TargetConfig], Any]
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: UnitKey
+    spec: KindSpec
+    context: Any
+
+
+@dataclass
+class UnitOutcome:
+    key: UnitKey
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    evidence: list[Evidence] | None = None
+    error: CollectionError | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: RunStatus
+    aborted_runs: list[int]
+    units: list[RunUnit] = field(default_factory=list)
+    gaps: list[tuple[UnitKey, CollectionError]] = field(default_factory=list)
+
+
+def default_open_target(target: TargetConfig) -> Any:
+    return PROVIDERS[target.provider].open_target(target.connector_target())
+
+
+def plan_units(targets: list[TargetConfig], open_target: OpenTarget) -> list[Unit]:
+    units = []
+    for target in targets:
+        provider = PROVIDERS[target.provider]
+        context = open_target(target)
+        for spec in registered_kinds(target.provider):
+            if not spec.matches(target.kinds):
+                continue
+            for scope in provider.scopes(context, spec):
+                units.append(Unit(UnitKey(target.name, spec.name, scope), spec, context))
+    return units
+
+
+def run_one_unit(unit: Unit, clock: Clock) -> UnitOutcome:
+    """The unit boundary: the only place that catches every exception, so one unit never sinks a run."""
+    started = clock()
+    try:
+        evidence = collect_unit(unit.spec, unit.context, unit.key.scope)
+        return UnitOutcome(unit.key, started, clock(), evidence=evidence)
+    except CollectionError as exc:
+        return UnitOutcome(unit.key, started, clock(), error=exc)
+    except Exception as exc:
+        log.exception("unit crashed", target=unit.key.target, kind=unit.key.kind, scope=unit.key.scope)
+        error = CollectionError(GapReason.ERROR, f"{type(exc).__name__}: {exc}")
+        return UnitOutcome(unit.key, started, clock(), error=error)
+
+
+def _store(engine: sa.Engine, run_id: int, outcome: UnitOutcome, result: RunResult) -> RunUnit:
+    key = outcome.key
+    if outcome.evidence is not None:
+        try:
+            return write_unit(engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at)
+        except CollectionError as exc:  # the connector's output was inconsistent: keep nothing of it
+            outcome.error = exc
+    assert outcome.error is not None
+    result.gaps.append((key, outcome.error))
+    log.warning(
+        "collection gap",
+        target=key.target,
+        kind=key.kind,
+        scope=key.scope,
+        reason=outcome.error.reason.value,
+        operation=outcome.error.operation,
+        error=outcome.error.message,
+    )
+    return write_gap(engine, run_id, key, outcome.error, outcome.started_at, outcome.finished_at)
+
+
+def collect(
+    config: Config,
+    engine: sa.Engine,
+    *,
+    targets: list[str] | None = None,
+    open_target: OpenTarget = default_open_target,
+    on_planned: Callable[[int], None] | None = None,
+    on_unit: Callable[[RunUnit], None] | None = None,
+    clock: Clock = utcnow,
+) -> RunResult:
+    """Run one collection for the selected targets (all by default) and seal it into the chain."""
+    selected = [config.target(name) for name in targets] if targets else list(config.targets)
+    names = [t.name for t in selected]
+    with run_lock(engine, names):
+        aborted = abort_stale(engine, names, clock())
+        for run_id in aborted:
+            log.warning("marked an interrupted run aborted", run_id=run_id)
+        run_id = open_run(engine, names, config.digest(), clock())
+        result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
+        bound = log.bind(run_id=run_id)
+        bound.info("run started", targets=names)
+        try:
+            units = plan_units(selected, open_target)
+            if on_planned:
+                on_planned(len(units))
+            with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="unit") as pool:
+                pending: set[Future[UnitOutcome]] = {pool.submit(run_one_unit, u, clock) for u in units}
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        stored = _store(engine, run_id, future.result(), result)
+                        result.units.append(stored)
+                        if on_unit:
+                            on_unit(stored)
+            collected = sum(1 for u in result.units if u.status == "collected")
+            if not result.gaps:
+                result.status = RunStatus.COMPLETE
+            elif collected:
+                result.status = RunStatus.PARTIAL
+            else:
+                result.status = RunStatus.FAILED
+        except BaseException as exc:
+            # Store failure, interrupt or SIGTERM: what was written stays, and the run says it did not finish.
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            bound.exception("run did not finish", interrupted=interrupted)
+            seal_run(engine, run_id, RunStatus.ABORTED if interrupted else RunStatus.FAILED, clock())
+            raise
+        sealed = seal_run(engine, run_id, result.status, clock())
+        bound.info("run finished", status=result.status.value, digest=sealed.digest, gaps=len(result.gaps))
+        return result

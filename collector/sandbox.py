@@ -1,0 +1,201 @@
+"""The embedded sandbox: a fake AWS account served by moto on 127.0.0.1, collected through the real code path.
+
+`evidence-agent demo` seeds a small realistic account (compliant and non-compliant resources in
+several regions), collects it, remediates one setting, collects again, verifies the chain and
+prints a summary. Nothing leaves the machine: every client points at the loopback endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox-not-a-secret"}
+REGIONS = ("eu-west-1", "us-east-1")
+TARGET = "sandbox-aws"
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on a free loopback port; yields its endpoint URL."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:  # pragma: no cover - depends on the install
+        from collector.config import ConfigError
+
+        raise ConfigError("the demo needs the sandbox extra: pip install 'evidence-agent[sandbox]'") from None
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per fake API call is noise here
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def sandbox_credentials() -> Iterator[None]:
+    """Point the default credential chain at throwaway sandbox values, and restore it afterwards."""
+    saved = {k: os.environ.get(k) for k in (*SANDBOX_CREDENTIALS, "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+    os.environ.update(SANDBOX_CREDENTIALS)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _client(service: str, endpoint: str, region: str) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, **{
+        "aws_access_key_id": SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    })  # fmt: skip
+
+
+def _bucket(endpoint: str, name: str, region: str) -> Any:
+    s3 = _client("s3", endpoint, region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return s3
+
+
+def _encrypt(s3: Any, name: str, algorithm: str, key_id: str | None = None) -> None:
+    default: dict[str, str] = {"SSEAlgorithm": algorithm}
+    if key_id:
+        default["KMSMasterKeyID"] = key_id
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": key_id is not None}]
+        },
+    )
+
+
+def _block(s3: Any, name: str, **flags: bool) -> None:
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=flags)
+
+
+ALL_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+               "RestrictPublicBuckets": True}  # fmt: skip
+
+
+def seed_aws(endpoint: str) -> dict[str, Any]:
+    """A messaging company's account: EU media and audit buckets done right, a legacy US export bucket
+    left open and unencrypted, a web-assets bucket in a region the company never configured."""
+    kms = _client("kms", endpoint, "eu-west-1")
+    key = kms.create_key(Description="chat media at rest", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+
+    s3 = _bucket(endpoint, "acme-chat-media-eu", "eu-west-1")
+    _encrypt(s3, "acme-chat-media-eu", "aws:kms", key["Arn"])
+    _block(s3, "acme-chat-media-eu", **ALL_BLOCKED)
+
+    s3 = _bucket(endpoint, "acme-audit-logs-eu", "eu-west-1")
+    _encrypt(s3, "acme-audit-logs-eu", "AES256")
+    _block(s3, "acme-audit-logs-eu", **ALL_BLOCKED)
+
+    s3 = _bucket(endpoint, "acme-legacy-exports", "us-east-1")
+    _block(s3, "acme-legacy-exports", BlockPublicAcls=True, IgnorePublicAcls=False, BlockPublicPolicy=False,
+           RestrictPublicBuckets=False)  # fmt: skip
+
+    s3 = _bucket(endpoint, "acme-web-assets", "eu-central-1")
+    _encrypt(s3, "acme-web-assets", "AES256")
+
+    _client("iam", endpoint, "us-east-1").update_account_password_policy(
+        MinimumPasswordLength=8, RequireNumbers=True, RequireLowercaseCharacters=True,
+        AllowUsersToChangePassword=True, PasswordReusePrevention=5,
+    )  # fmt: skip
+    return {"kms_key_arn": key["Arn"]}
+
+
+def remediate(endpoint: str) -> str:
+    """What an engineer does between the two demo runs: turn on default encryption for the legacy bucket."""
+    _encrypt(_client("s3", endpoint, "us-east-1"), "acme-legacy-exports", "AES256")
+    return "enabled default encryption (AES256) on s3://acme-legacy-exports"
+
+
+def write_config(workdir: Path, endpoint: str) -> Path:
+    database = (workdir / "evidence.db").resolve()
+    config = {
+        "database_url": f"sqlite:///{database}",
+        "concurrency": 4,
+        "targets": [{"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint}],
+    }
+    path = workdir / "evidence-agent.yaml"
+    path.write_text(
+        "# Written by `evidence-agent demo`; the endpoint is the sandbox's loopback port while it runs.\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    return path
+
+
+def fresh_database(workdir: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        (workdir / f"evidence.db{suffix}").unlink(missing_ok=True)
+
+
+def evidence_summary(rows: list[dict[str, Any]]) -> Table:
+    """Per kind: resources, regions, how many resources have each boolean setting on (facts, not verdicts)."""
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_kind[row["kind"]].append(row)
+    table = Table("evidence kind", "resources", "regions", "resources with the setting on")
+    for kind, items in sorted(by_kind.items()):
+        regions = Counter(r["region"] for r in items)
+        flags: Counter[str] = Counter()
+        for r in items:
+            flags.update(k for k, v in r["observed"].items() if v is True)
+        keys = [k for k, v in items[0]["observed"].items() if isinstance(v, bool)]
+        table.add_row(
+            kind,
+            str(len(items)),
+            ", ".join(f"{region} {n}" for region, n in sorted(regions.items())),
+            ", ".join(f"{k} {flags[k]}/{len(items)}" for k in keys),
+        )
+    return table
+
+
+def run_demo(workdir: Path, fmt: str, console: Console) -> int:
+    from collector.cli import EXIT_FAILED, EXIT_OK, Format, run_collection
+    from collector.config import load_config
+    from collector.store.chain import verify
+    from collector.store.engine import make_engine
+    from collector.store.query import EvidenceFilter, evidence
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    fresh_database(workdir)
+    with moto_server() as endpoint, sandbox_credentials():
+        console.print(f"sandbox: fake AWS account on {endpoint} (moto), regions {', '.join(REGIONS)}")
+        seed_aws(endpoint)
+        config_path = write_config(workdir, endpoint)
+        cfg = load_config(config_path)
+        codes = [run_collection(cfg, None, Format(fmt))]
+        console.print(f"sandbox: {remediate(endpoint)}")
+        codes.append(run_collection(cfg, None, Format(fmt)))
+    engine = make_engine(cfg.database_url)
+    rows = list(evidence(engine, EvidenceFilter()))
+    result = verify(engine)
+    console.print(evidence_summary(rows))
+    console.print(
+        f"verify: {'ok' if result.ok else 'FAILED'} ({result.runs_checked} runs in the chain)\n"
+        f"database: {workdir / 'evidence.db'}   config: {config_path}\n"
+        f"try: evidence-agent runs -c {config_path}   evidence-agent evidence -c {config_path} --format json"
+    )
+    return EXIT_OK if result.ok and all(code == EXIT_OK for code in codes) else EXIT_FAILED

@@ -1,0 +1,261 @@
+"""The run digest chain and its verification.
+
+digest(run) = sha256 over canonical JSON lines:
+  header   {run id, prev digest, status, times, targets, agent version, config/catalog digests}
+  units    every unit's outcome, sorted
+  gaps     every gap, sorted
+  obs      every (key, state sha256, blob sha256, first seen) observed in the run, sorted
+  ends     every interval the run ended, sorted
+"Observed in run R" is derived from the intervals: the unit was collected in R and the interval
+was open at R. So editing, inserting or deleting an evidence row or a blob changes the digest
+recomputed for every run that observed it, and `verify` names the first such run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from collector.store.models import Blob, EvidenceState, Gap, Run, RunStatus, RunUnit, UnitStatus
+from connectors.base import canonical_json, rfc3339, sha256_hex, state_sha
+
+GENESIS = "0" * 64
+
+
+def _ts(value) -> str | None:  # type: ignore[no-untyped-def]
+    return rfc3339(value) if value is not None else None
+
+
+def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
+    yield {
+        "run": run.id,
+        "prev": prev_digest,
+        "status": run.status,
+        "started_at": _ts(run.started_at),
+        "finished_at": _ts(run.finished_at),
+        "targets": sorted(run.targets),
+        "agent_version": run.agent_version,
+        "config_digest": run.config_digest,
+        "catalog_digest": run.catalog_digest,
+    }
+    units = session.execute(
+        sa.select(RunUnit)
+        .where(RunUnit.run_id == run.id)
+        .order_by(RunUnit.target, RunUnit.kind, RunUnit.scope)
+    ).scalars()
+    for u in units:
+        yield {
+            "unit": [u.target, u.kind, u.scope],
+            "status": u.status,
+            "collected_at": _ts(u.collected_at),
+            "finished_at": _ts(u.finished_at),
+            "counts": [u.observed, u.opened, u.changed, u.removed],
+        }
+    gaps = session.execute(
+        sa.select(Gap).where(Gap.run_id == run.id).order_by(Gap.target, Gap.kind, Gap.scope, Gap.id)
+    ).scalars()
+    for g in gaps:
+        yield {
+            "gap": [g.target, g.kind, g.scope],
+            "reason": g.reason,
+            "operation": g.operation,
+            "message": g.message,
+            "at": _ts(g.recorded_at),
+        }
+    es = EvidenceState
+    observed = session.execute(
+        sa.select(
+            es.target,
+            es.kind,
+            es.resource_id,
+            es.state_sha,
+            es.blob_sha,
+            es.first_seen_run_id,
+            es.first_seen_at,
+        )
+        .join(
+            RunUnit,
+            sa.and_(
+                RunUnit.run_id == run.id,
+                RunUnit.status == UnitStatus.COLLECTED,
+                RunUnit.target == es.target,
+                RunUnit.kind == es.kind,
+                RunUnit.scope == es.scope,
+            ),
+        )
+        .where(es.first_seen_run_id <= run.id, sa.or_(es.ended_run_id.is_(None), es.ended_run_id > run.id))
+        .order_by(es.target, es.kind, es.resource_id, es.id)
+    )
+    for row in observed:
+        yield {
+            "obs": [row.target, row.kind, row.resource_id],
+            "state": row.state_sha,
+            "blob": row.blob_sha,
+            "since": [row.first_seen_run_id, _ts(row.first_seen_at)],
+        }
+    ends = session.execute(
+        sa.select(es).where(es.ended_run_id == run.id).order_by(es.target, es.kind, es.resource_id, es.id)
+    ).scalars()
+    for e in ends:
+        yield {
+            "end": [e.target, e.kind, e.resource_id],
+            "state": e.state_sha,
+            "reason": e.end_reason,
+            "at": _ts(e.ended_at),
+            "last_seen": [e.last_seen_run_id, _ts(e.last_seen_at)],
+        }
+
+
+def run_digest(session: Session, run: Run, prev_digest: str) -> str:
+    h = hashlib.sha256()
+    for line in _lines(session, run, prev_digest):
+        h.update(canonical_json(line).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def seal(session: Session, run: Run) -> None:
+    """Append `run` to the chain: next sequence number, previous head's digest, its own digest."""
+    if session.get_bind().dialect.name == "postgresql":
+        from collector.store.lock import CHAIN_LOCK_KEY
+
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+    head = session.execute(
+        sa.select(Run.seq, Run.digest).where(Run.seq.is_not(None)).order_by(Run.seq.desc()).limit(1)
+    ).first()
+    run.seq = (head.seq + 1) if head else 1
+    run.prev_digest = head.digest if head else GENESIS
+    session.flush()
+    run.digest = run_digest(session, run, run.prev_digest)
+
+
+@dataclass
+class Problem:
+    run_id: int | None
+    seq: int | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "seq": self.seq, "problem": self.message}
+
+
+@dataclass
+class Verification:
+    runs_checked: int = 0
+    head: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "runs_checked": self.runs_checked,
+            "head": self.head,
+            "first_broken_run": self.problems[0].run_id if self.problems else None,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _check_blobs(session: Session, result: Verification) -> None:
+    """Every blob's content hashes to its key, and every state hash matches its blob's observed."""
+    es = EvidenceState
+    bad_blobs: set[str] = set()
+    for sha, content in session.execute(sa.select(Blob.sha256, Blob.content)):
+        if sha256_hex(bytes(content)) != sha:
+            bad_blobs.add(sha)
+    import json
+
+    rows = session.execute(
+        sa.select(
+            es.id, es.kind, es.resource_id, es.state_sha, es.blob_sha, es.first_seen_run_id, Blob.content
+        )
+        .outerjoin(Blob, Blob.sha256 == es.blob_sha)
+        .order_by(es.first_seen_run_id, es.id)
+    )
+    for row in rows:
+        where = f"evidence_state {row.id} ({row.kind} {row.resource_id})"
+        if row.content is None:
+            msg = f"{where}: its blob {row.blob_sha[:12]} is missing"
+        elif row.blob_sha in bad_blobs:
+            msg = f"{where}: blob {row.blob_sha[:12]} was altered (content no longer matches its sha256)"
+        elif (
+            state_sha(row.kind, row.resource_id, json.loads(bytes(row.content))["observed"]) != row.state_sha
+        ):
+            msg = f"{where}: state hash does not match the observed settings in its blob"
+        else:
+            continue
+        seq = session.execute(sa.select(Run.seq).where(Run.id == row.first_seen_run_id)).scalar()
+        result.problems.append(Problem(row.first_seen_run_id, seq, msg))
+
+
+def _check_interval_runs(session: Session, result: Verification) -> None:
+    """Each interval starts and ends in a run where its unit was collected."""
+    es = EvidenceState
+    for column, label in ((es.first_seen_run_id, "first seen"), (es.ended_run_id, "ended")):
+        unit = sa.and_(
+            RunUnit.run_id == column,
+            RunUnit.target == es.target,
+            RunUnit.kind == es.kind,
+            RunUnit.scope == es.scope,
+            RunUnit.status == UnitStatus.COLLECTED,
+        )
+        orphans = session.execute(
+            sa.select(es.id, es.kind, es.resource_id, column.label("run_id"))
+            .where(column.is_not(None), ~sa.exists().where(unit))
+            .order_by(column, es.id)
+        )
+        for row in orphans:
+            seq = session.execute(sa.select(Run.seq).where(Run.id == row.run_id)).scalar()
+            result.problems.append(
+                Problem(
+                    row.run_id,
+                    seq,
+                    f"evidence_state {row.id} ({row.kind} {row.resource_id}) claims to be {label} in run "
+                    f"{row.run_id}, which did not collect its unit",
+                )
+            )
+
+
+def verify(engine: sa.Engine) -> Verification:
+    """Recompute every sealed run's digest in chain order and cross-check evidence and blobs."""
+    result = Verification()
+    with Session(engine) as session:
+        runs = session.execute(sa.select(Run).where(Run.seq.is_not(None)).order_by(Run.seq)).scalars().all()
+        prev = GENESIS
+        expected_seq = 1
+        for run in runs:
+            result.runs_checked += 1
+            if run.seq != expected_seq:
+                result.problems.append(
+                    Problem(run.id, run.seq, f"chain position {expected_seq} is missing before run {run.id}")
+                )
+            if run.prev_digest != prev:
+                result.problems.append(
+                    Problem(run.id, run.seq, f"run {run.id} does not link to the digest of the run before it")
+                )
+            if run.status == RunStatus.RUNNING:
+                result.problems.append(Problem(run.id, run.seq, f"run {run.id} is sealed but marked running"))
+            recomputed = run_digest(session, run, run.prev_digest or GENESIS)
+            if recomputed != run.digest:
+                result.problems.append(
+                    Problem(
+                        run.id,
+                        run.seq,
+                        f"run {run.id}: recomputed digest {recomputed[:12]} differs from the recorded "
+                        f"{(run.digest or '')[:12]}: its evidence, units or gaps were altered",
+                    )
+                )
+            prev = run.digest or GENESIS
+            expected_seq = (run.seq or expected_seq) + 1
+        result.head = runs[-1].digest if runs else None
+        _check_blobs(session, result)
+        _check_interval_runs(session, result)
+    result.problems.sort(key=lambda p: p.seq if p.seq is not None else 1 << 62)
+    return result

@@ -1,0 +1,207 @@
+"""Tables of the temporal evidence log (see docs/store.md).
+
+Every timestamp is timezone-aware UTC on both SQLite and PostgreSQL (`UTCDateTime`).
+Schema changes go through Alembic migrations in `collector/store/migrations`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back an aware UTC datetime (SQLite would drop the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def json_column(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(JSONType, nullable=nullable))
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class UnitStatus(enum.StrEnum):
+    COLLECTED = "collected"
+    GAP = "gap"
+
+
+class EndReason(enum.StrEnum):
+    CHANGED = "changed"
+    REMOVED = "removed"
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+    id: int | None = Field(default=None, primary_key=True)
+    # Position in the digest chain, given when the run is sealed (complete / partial / failed / aborted).
+    seq: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, unique=True, nullable=True))
+    status: str = Field(max_length=16, index=True)
+    started_at: dt.datetime = utc_column(index=True)
+    finished_at: dt.datetime | None = utc_column(nullable=True)
+    agent_version: str = Field(max_length=64)
+    config_digest: str = Field(max_length=64)
+    catalog_digest: str | None = Field(default=None, max_length=64)
+    targets: list[str] = json_column()
+    host: str = Field(max_length=255)
+    pid: int
+    digest: str | None = Field(default=None, max_length=64)
+    prev_digest: str | None = Field(default=None, max_length=64)
+
+
+class RunUnit(SQLModel, table=True):
+    """Outcome of one unit (target, kind, scope) in one run."""
+
+    __tablename__ = "run_unit"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "target", "kind", "scope"),
+        sa.Index("ix_run_unit_lookup", "target", "kind", "scope", "status", "run_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    target: str = Field(max_length=255)
+    kind: str = Field(max_length=255)
+    scope: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    collected_at: dt.datetime = utc_column()
+    finished_at: dt.datetime = utc_column()
+    observed: int = 0
+    opened: int = 0
+    changed: int = 0
+    removed: int = 0
+
+
+class Blob(SQLModel, table=True):
+    """Content-addressed canonical JSON: {observed, raw, source} of a state's first observation, or a file."""
+
+    __tablename__ = "blob"
+    sha256: str = Field(primary_key=True, max_length=64)
+    content: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    size: int
+
+
+class EvidenceState(SQLModel, table=True):
+    """An interval in which one resource's observed setting family did not change.
+
+    `last_seen_*` is written when the interval ends; while it is open, it was last seen in the
+    newest run whose unit (target, kind, scope) was collected.
+    """
+
+    __tablename__ = "evidence_state"
+    __table_args__ = (
+        sa.Index("ix_evidence_state_open", "target", "kind", "scope", "ended_run_id"),
+        sa.Index("ix_evidence_state_key", "target", "kind", "resource_id"),
+        sa.Index("ix_evidence_state_time", "first_seen_at", "ended_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=255)
+    kind: str = Field(max_length=255)
+    scope: str = Field(max_length=64)
+    resource_id: str = Field(max_length=2048)
+    resource_type: str = Field(max_length=255)
+    region: str = Field(max_length=64)
+    state_sha: str = Field(max_length=64)
+    blob_sha: str = Field(foreign_key="blob.sha256", max_length=64)
+    first_seen_run_id: int = Field(foreign_key="run.id")
+    first_seen_at: dt.datetime = utc_column()
+    last_seen_run_id: int | None = Field(default=None, foreign_key="run.id")
+    last_seen_at: dt.datetime | None = utc_column(nullable=True)
+    ended_run_id: int | None = Field(default=None, foreign_key="run.id")
+    ended_at: dt.datetime | None = utc_column(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=16)
+
+
+class Gap(SQLModel, table=True):
+    """A unit that could not be collected in a run: an auditor must see what was not collected."""
+
+    __tablename__ = "gap"
+    __table_args__ = (sa.Index("ix_gap_unit", "target", "kind", "scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    target: str = Field(max_length=255)
+    kind: str = Field(max_length=255)
+    scope: str = Field(max_length=64)
+    reason: str = Field(max_length=16)
+    operation: str | None = Field(default=None, max_length=255)
+    message: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    recorded_at: dt.datetime = utc_column(index=True)
+
+
+class VerdictState(SQLModel, table=True):
+    """Interval of one (check, resource) verdict; filled by the controls layer."""
+
+    __tablename__ = "verdict_state"
+    __table_args__ = (sa.Index("ix_verdict_state_key", "check_id", "target", "resource_id", "ended_run_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    check_id: str = Field(max_length=255)
+    target: str = Field(max_length=255)
+    resource_id: str = Field(max_length=2048)
+    verdict: str = Field(max_length=16)
+    reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    evidence_state_id: int | None = Field(default=None, foreign_key="evidence_state.id")
+    first_seen_run_id: int = Field(foreign_key="run.id")
+    first_seen_at: dt.datetime = utc_column()
+    ended_run_id: int | None = Field(default=None, foreign_key="run.id")
+    ended_at: dt.datetime | None = utc_column(nullable=True)
+
+
+class DriftEvent(SQLModel, table=True):
+    __tablename__ = "drift_event"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    type: str = Field(max_length=32)
+    check_id: str | None = Field(default=None, max_length=255)
+    target: str = Field(max_length=255)
+    resource_id: str | None = Field(default=None, max_length=2048)
+    details: dict[str, Any] = json_column()
+    sha256: str = Field(max_length=64)
+    created_at: dt.datetime = utc_column(index=True)
+
+
+class Attachment(SQLModel, table=True):
+    """Manual evidence (a policy, a training record) for a control no API can show."""
+
+    __tablename__ = "attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    framework: str = Field(max_length=64)
+    control_id: str = Field(max_length=64)
+    blob_sha: str = Field(foreign_key="blob.sha256", max_length=64)
+    filename: str = Field(max_length=255)
+    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    effective_date: dt.date
+    attached_at: dt.datetime = utc_column()
+    run_id: int | None = Field(default=None, foreign_key="run.id")

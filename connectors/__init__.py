@@ -1,0 +1,41 @@
+"""Connectors observe: one sub-package per source, facts only, no judgement.
+
+Nothing here imports `collector` or `controls`. The collector drives a provider through
+`PROVIDERS[name]`: open a target, list a kind's scopes (units), collect one unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors import aws
+from connectors.base import CollectionError, Evidence, KindSpec
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    open_target: Callable[[Any], Any]
+    scopes: Callable[[Any, KindSpec], list[str]]
+    translate_error: Callable[[BaseException], CollectionError | None]
+
+
+PROVIDERS: dict[str, Provider] = {
+    "aws": Provider("aws", aws.open_target, aws.scopes, aws.translate_error),
+}
+
+
+def collect_unit(spec: KindSpec, context: Any, scope: str) -> list[Evidence]:
+    """Run one unit to completion. SDK failures come out as typed `CollectionError`s."""
+    provider = PROVIDERS[spec.provider]
+    try:
+        return list(spec.collect(context, scope))
+    except CollectionError:
+        raise
+    except Exception as exc:
+        translated = provider.translate_error(exc)
+        if translated is None:
+            raise
+        raise translated from exc

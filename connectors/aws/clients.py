@@ -1,0 +1,214 @@
+"""One place for AWS sessions, clients, retries and error translation.
+
+Every kind gets its clients from `AwsClients`, built once per target per run: standard retry
+mode, a bounded connection pool, the target's endpoint. Credentials stay in memory only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from connectors.base import CollectionError, GapReason, agent_version
+
+T = TypeVar("T")
+
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+        "UnauthorizedAccess", "AllAccessDisabled", "ExpiredToken", "ExpiredTokenException",
+    }
+)  # fmt: skip
+THROTTLED_CODES = frozenset(
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "SlowDown",
+        "TooManyRequestsException", "RequestThrottled", "RequestThrottledException",
+        "ProvisionedThroughputExceededException", "BandwidthLimitExceeded",
+    }
+)  # fmt: skip
+# Opt-in regions that are not enabled answer with an invalid-token error for that region only.
+DISABLED_CODES = frozenset(
+    {"OptInRequired", "SubscriptionRequiredException", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
+UNREACHABLE = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+)
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """What the connector needs to know of one configured AWS target (no secrets)."""
+
+    name: str
+    regions: tuple[str, ...]
+    endpoint_url: str | None = None
+    assume_role_arn: str | None = None
+    external_id: str | None = None
+    profile: str | None = None
+    max_attempts: int = 5
+    max_pool_connections: int = 16
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+
+def translate_error(exc: BaseException) -> CollectionError | None:
+    """Map an SDK exception to a typed CollectionError; None when it is not an AWS failure."""
+    if isinstance(exc, CollectionError):
+        return exc
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = f"{code}: {err.get('Message', '')}".strip()
+        if code in DENIED_CODES:
+            reason = GapReason.DENIED
+        elif code in THROTTLED_CODES:
+            reason = GapReason.THROTTLED
+        elif code in DISABLED_CODES:
+            reason = GapReason.DISABLED
+        else:
+            reason = GapReason.ERROR
+        return CollectionError(reason, message, operation=exc.operation_name)
+    if isinstance(exc, UNREACHABLE):
+        return CollectionError(GapReason.TIMEOUT, str(exc))
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        return CollectionError(GapReason.DENIED, f"no usable AWS credentials: {exc}")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return CollectionError(GapReason.ERROR, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def error_code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass
+class AwsClients:
+    """Clients for one target for the length of one run; safe to share between worker threads."""
+
+    target: AwsTarget
+    session: boto3.Session | None = None
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._config = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": self.target.max_attempts},
+            max_pool_connections=self.target.max_pool_connections,
+            connect_timeout=self.target.connect_timeout,
+            read_timeout=self.target.read_timeout,
+            user_agent_extra=f"evidence-agent/{agent_version()}",
+        )
+
+    @property
+    def default_region(self) -> str:
+        return self.target.regions[0] if self.target.regions else "us-east-1"
+
+    def _session(self) -> boto3.Session:
+        with self._lock:
+            if self.session is None:
+                base = boto3.Session(profile_name=self.target.profile, region_name=self.default_region)
+                self.session = self._assume(base) if self.target.assume_role_arn else base
+            return self.session
+
+    def _assume(self, base: boto3.Session) -> boto3.Session:
+        sts = base.client("sts", endpoint_url=self.target.endpoint_url, config=self._config)
+        params: dict[str, Any] = {
+            "RoleArn": self.target.assume_role_arn,
+            "RoleSessionName": "evidence-agent",
+        }
+        if self.target.external_id:
+            params["ExternalId"] = self.target.external_id
+        creds = sts.assume_role(**params)["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.default_region,
+        )
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.default_region
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                self._clients[key] = self._session().client(
+                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=self._config
+                )
+            return self._clients[key]
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute a value once per run (a bucket's region, the caller identity), shared by kinds."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            return self._memo.setdefault(key, value)
+
+    def identity(self) -> dict[str, str]:
+        def call() -> dict[str, str]:
+            resp = self.client("sts").get_caller_identity()
+            return {"account": resp["Account"], "arn": resp["Arn"]}
+
+        return self.memo("sts:identity", call)
+
+    @property
+    def account_id(self) -> str:
+        return self.identity()["account"]
+
+
+def operation(name: str, params: dict[str, Any], response: dict[str, Any] | None) -> dict[str, Any]:
+    """Provenance of one API call: its name, parameters and the request id AWS gave it."""
+    meta = (response or {}).get("ResponseMetadata", {})
+    return {"operation": name, "params": params, "request_id": meta.get("RequestId")}
+
+
+def error_operation(
+    name: str, params: dict[str, Any], exc: botocore.exceptions.ClientError
+) -> dict[str, Any]:
+    """Provenance of a call whose error answer is itself the fact (e.g. "no policy configured")."""
+    meta = exc.response.get("ResponseMetadata", {})
+    return {
+        "operation": name,
+        "params": params,
+        "request_id": meta.get("RequestId"),
+        "error": error_code(exc),
+    }
+
+
+def strip_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    """The response without volatile transport metadata (request ids live in the provenance)."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def list_all(client: Any, method: str, result_key: str, **params: Any) -> tuple[list[dict], dict[str, Any]]:
+    """Every item of a paginated list call across all pages, with the provenance of every page."""
+    items: list[dict] = []
+    request_ids: list[str | None] = []
+    for page in client.get_paginator(method).paginate(**params):
+        items.extend(page.get(result_key, []))
+        request_ids.append(page.get("ResponseMetadata", {}).get("RequestId"))
+    name = client.meta.method_to_api_mapping.get(method, method)
+    return items, {"operation": name, "params": params, "request_ids": request_ids}
+
+
+def get_or_absent(call: Any, absent_code: str, params: dict[str, Any]) -> tuple[dict | None, dict[str, Any]]:
+    """Call a Get* whose "not configured" error is itself the fact: (response or None, provenance)."""
+    name = call.__self__.meta.method_to_api_mapping[call.__name__]
+    try:
+        resp = call(**params)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != absent_code:
+            raise
+        return None, error_operation(name, params, exc)
+    return resp, operation(name, params, resp)
