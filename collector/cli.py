@@ -271,18 +271,20 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        for line in exc.lines:
-            err.print(f"error: {line}", markup=False, highlight=False)
-        sys.exit(EXIT_USAGE)
+        fail(exc.lines, EXIT_USAGE)
     except StoreError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(EXIT_USAGE)
+        fail([str(exc)], EXIT_USAGE)
     except LockHeld as exc:
-        err.print(f"error: {exc}; try again when it has finished", markup=False, highlight=False)
-        sys.exit(EXIT_LOCKED)
+        fail([f"{exc}; try again when it has finished"], EXIT_LOCKED)
     except sa.exc.OperationalError as exc:
-        err.print(f"error: database unavailable: {exc.orig}", markup=False, highlight=False)
-        sys.exit(EXIT_FAILED)
+        fail([f"database unavailable: {str(exc.orig).strip()}"], EXIT_FAILED)
+
+
+def fail(lines: list[str], code: int) -> None:
+    """One plain line per problem on stderr (never wrapped: scripts and log collectors read it)."""
+    for line in lines:
+        sys.stderr.write(f"error: {line}\n")
+    sys.exit(code)
 
 
 __all__ = ["app", "main", "run_collection", "run_counts"]

@@ -1,0 +1,156 @@
+"""Bad input: each malformed config gives exit 2 and one line naming the file and field, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector.cli import main
+from collector.config import Config, load_config
+
+GOOD = """\
+database_url: sqlite:///evidence.db
+targets:
+  - name: prod
+    provider: aws
+    regions: [eu-west-1]
+"""
+
+CASES = {
+    "unknown key": (
+        GOOD.replace("    regions:", "    bogus: 1\n    regions:"),
+        "targets[0].bogus: unknown key",
+    ),
+    "unknown top-level key": (GOOD + "retries: 3\n", "retries: unknown key"),
+    "wrong type": (GOOD + "concurrency: lots\n", "concurrency: Input should be a valid integer"),
+    "missing target name": (
+        GOOD.replace("  - name: prod\n    provider", "  - provider"),
+        "targets[0].name: required",
+    ),
+    "duplicate target": (
+        GOOD + "  - name: prod\n    provider: aws\n",
+        "duplicate target name 'prod'",
+    ),
+    "invalid yaml": ("targets: [\n  name: x\n", "invalid YAML at line"),
+    "not a mapping": ("- just\n- a list\n", "expected a mapping of settings at the top level"),
+    "bad database url": (
+        GOOD.replace("sqlite:///evidence.db", "mysql://db/evidence"),
+        "database_url: unsupported",
+    ),
+    "garbage database url": (
+        GOOD.replace("sqlite:///evidence.db", "'::not a url::'"),
+        "database_url: not a database",
+    ),
+    "bad region": (
+        GOOD.replace("[eu-west-1]", "[europe]"),
+        "targets[0].regions: Value error, 'europe' is not",
+    ),
+    "unknown provider": (
+        GOOD.replace("provider: aws", "provider: azure"),
+        "targets[0].provider: Input should be 'aws'",
+    ),
+    "no targets": (
+        "database_url: sqlite:///x.db\ntargets: []\n",
+        "targets: List should have at least 1 item",
+    ),
+    "bad role arn": (
+        GOOD + "    assume_role_arn: role/Reader\n",
+        "targets[0].assume_role_arn: expected an IAM role ARN",
+    ),
+    "bad kind pattern": (
+        GOOD + "    kinds: [aws.nothing.*]\n",
+        "targets[0].kinds: 'aws.nothing.*' matches no AWS",
+    ),
+    "bad cron": (GOOD + "    schedule: every hour\n", "targets[0].schedule: not a 5-field cron"),
+}
+
+
+def run_main(*args: str) -> int:
+    """Run the console script's entry point in-process; returns its exit code."""
+    sys.argv = ["evidence-agent", *args]
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_malformed_config_exits_2_naming_the_field(name, tmp_path, capsys):
+    text, expected = CASES[name]
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text(text)
+    assert run_main("collect", "--config", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, f"expected one line, got {err!r}"
+    assert err.startswith(f"error: {path}: ")
+    assert expected.replace("Value error, ", "") in err
+    assert "Traceback" not in err
+
+
+def test_unreadable_config_file(tmp_path, capsys):
+    for path, expected in (
+        (tmp_path / "missing.yaml", "config file not found"),
+        (tmp_path, "is a directory"),
+    ):
+        assert run_main("collect", "--config", str(path)) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err and str(path) in err
+
+
+def test_not_utf8_config_file(tmp_path, capsys):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"targets: [\xff\xfe]\n")
+    assert run_main("collect", "--config", str(path)) == 2
+    assert "cannot read config file" in capsys.readouterr().err
+
+
+def test_console_script_prints_one_line_and_no_traceback(tmp_path):
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text(GOOD.replace("    regions:", "    bogus: 1\n    regions:"))
+    proc = subprocess.run(
+        [sys.executable, "-c", "from collector.cli import main; main()", "collect", "--config", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {path}: targets[0].bogus: unknown key"
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_environment_overrides_database_url_and_names_it_when_bad(tmp_path, monkeypatch):
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text(GOOD)
+    monkeypatch.setenv("EVIDENCE_AGENT_DATABASE_URL", "postgresql://u@db.internal/evidence")
+    assert load_config(path).database_url == "postgresql+psycopg://u@db.internal/evidence"
+    monkeypatch.setenv("EVIDENCE_AGENT_DATABASE_URL", "oracle://x")
+    with pytest.raises(Exception) as info:
+        load_config(path)
+    assert str(info.value).startswith("EVIDENCE_AGENT_DATABASE_URL: unsupported database")
+
+
+def test_config_file_from_environment(tmp_path, monkeypatch):
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(GOOD)
+    monkeypatch.setenv("EVIDENCE_AGENT_CONFIG", str(path))
+    cfg = load_config()
+    assert [t.name for t in cfg.targets] == ["prod"]
+
+
+def test_config_digest_ignores_database_url_and_tracks_targets():
+    base = {"targets": [{"name": "prod", "provider": "aws"}]}
+    a = Config.model_validate(base | {"database_url": "sqlite:///a.db"})
+    b = Config.model_validate(base | {"database_url": "postgresql+psycopg://u:secret@h/db"})
+    c = Config.model_validate({"targets": [{"name": "prod", "provider": "aws", "regions": ["eu-west-1"]}]})
+    assert a.digest() == b.digest() != c.digest()
+
+
+def test_bad_at_time_is_a_usage_error(tmp_path, capsys):
+    assert run_main("evidence", "--at", "yesterday") == 2
+    assert "--at: 'yesterday' is not an RFC 3339 time" in capsys.readouterr().err
+
+
+def test_read_command_without_database_says_what_to_do(tmp_path, capsys):
+    assert run_main("runs") == 2
+    assert "no evidence database at evidence.db" in capsys.readouterr().err
+    assert not Path("evidence.db").exists(), "a read command must not create a database"

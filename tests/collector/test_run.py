@@ -1,0 +1,111 @@
+"""One collection run end to end against moto's server: statuses, gaps, and what is stored."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from ea_testkit.aws import aws_config, faulty_session, opener
+from ea_testkit.seed import seed
+from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
+
+from collector.run import collect
+from collector.store.models import EvidenceState, Gap, Run, RunUnit
+from collector.store.query import EvidenceFilter, evidence
+
+
+def stored(engine: sa.Engine) -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    for row in evidence(engine, EvidenceFilter()):
+        kinds.setdefault(row["kind"], set()).add(row["resource_id"])
+    return kinds
+
+
+def test_full_run_stores_every_kind_and_is_complete(engine, moto_endpoint):
+    seed(moto_endpoint)
+    result = collect(aws_config(moto_endpoint, str(engine.url)), engine)
+    assert result.status == "complete" and result.gaps == []
+    kinds = stored(engine)
+    names = ("acme-chat-media-eu", "acme-audit-logs-eu", "acme-legacy-exports", "acme-web-assets")
+    buckets = {f"arn:aws:s3:::{b}" for b in names}
+    assert kinds["aws.s3.bucket.encryption"] == buckets
+    assert kinds["aws.s3.bucket.public_access_block"] == buckets
+    assert kinds["aws.iam.account.password_policy"] == {"arn:aws:iam::123456789012:root"}
+    with Session(engine) as s:
+        run = s.execute(sa.select(Run)).scalar_one()
+    assert run.status == "complete" and run.seq == 1 and run.digest
+
+
+def test_access_denied_on_one_kind_gives_partial_run_and_one_gap(engine, moto_endpoint):
+    seed(moto_endpoint)
+    session = faulty_session({"s3.GetBucketEncryption": ("AccessDenied", 403)})
+    with capture_logs() as logs:
+        result = collect(aws_config(moto_endpoint, str(engine.url)), engine, open_target=opener(session))
+    assert result.status == "partial"
+    with Session(engine) as s:
+        gaps = s.execute(sa.select(Gap)).scalars().all()
+        units = {(u.kind, u.scope): u.status for u in s.execute(sa.select(RunUnit)).scalars()}
+        run_status = s.execute(sa.select(Run.status)).scalar_one()
+    assert [(g.target, g.kind, g.scope, g.reason, g.operation) for g in gaps] == [
+        ("prod", "aws.s3.bucket.encryption", "global", "denied", "GetBucketEncryption")
+    ]
+    assert "AccessDenied" in gaps[0].message
+    assert run_status == "partial"
+    assert units == {
+        ("aws.s3.bucket.encryption", "global"): "gap",
+        ("aws.s3.bucket.public_access_block", "global"): "collected",
+        ("aws.iam.account.password_policy", "global"): "collected",
+    }
+    kinds = stored(engine)
+    assert "aws.s3.bucket.encryption" not in kinds, "a denied unit must yield no evidence at all"
+    assert len(kinds["aws.s3.bucket.public_access_block"]) == 4
+    assert len(kinds["aws.iam.account.password_policy"]) == 1
+    gap_logs = [e for e in logs if e["event"] == "collection gap"]
+    assert [(e["kind"], e["reason"]) for e in gap_logs] == [("aws.s3.bucket.encryption", "denied")]
+
+
+def test_gap_after_success_keeps_earlier_evidence_current(engine, moto_endpoint):
+    seed(moto_endpoint)
+    cfg = aws_config(moto_endpoint, str(engine.url))
+    collect(cfg, engine)
+    denied = faulty_session({"s3.GetBucketEncryption": ("AccessDenied", 403)})
+    collect(cfg, engine, open_target=opener(denied))
+    current = [r for r in evidence(engine, EvidenceFilter(kind="aws.s3.bucket.encryption"))]
+    assert len(current) == 4 and all(r["last_seen"]["run"] == 1 for r in current)
+    with Session(engine) as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar() == 9
+
+
+def test_every_unit_failing_makes_the_run_failed(engine, moto_endpoint):
+    session = faulty_session({
+        "s3.ListBuckets": ("AccessDenied", 403),
+        "iam.GetAccountPasswordPolicy": ("AccessDenied", 403),
+    })  # fmt: skip
+    result = collect(aws_config(moto_endpoint, str(engine.url)), engine, open_target=opener(session))
+    assert result.status == "failed"
+    assert sorted(g.kind for g, _ in result.gaps) == [
+        "aws.iam.account.password_policy", "aws.s3.bucket.encryption", "aws.s3.bucket.public_access_block",
+    ]  # fmt: skip
+
+
+def test_a_crashing_connector_is_a_gap_not_a_crash(engine, moto_endpoint, monkeypatch):
+    import connectors.aws.iam as iam
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("PasswordPolicy")
+
+    monkeypatch.setattr(iam, "observe_password_policy", broken)
+    seed(moto_endpoint)
+    result = collect(aws_config(moto_endpoint, str(engine.url)), engine)
+    assert result.status == "partial"
+    ((unit, error),) = result.gaps
+    assert unit.kind == "aws.iam.account.password_policy"
+    assert error.reason == "error" and "KeyError" in error.message
+
+
+def test_target_kind_filter_limits_units(engine, moto_endpoint):
+    seed(moto_endpoint)
+    result = collect(aws_config(moto_endpoint, str(engine.url), kinds=["aws.s3.*"]), engine)
+    assert sorted(u.kind for u in result.units) == [
+        "aws.s3.bucket.encryption",
+        "aws.s3.bucket.public_access_block",
+    ]

@@ -1,0 +1,118 @@
+"""Shared fixtures: a store engine on SQLite and on PostgreSQL, a moto server on loopback, a clean env."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import structlog
+from ea_testkit.store import Script
+
+from collector.store.engine import make_engine, upgrade
+
+PG_URL = os.environ.get("EVIDENCE_AGENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("EVIDENCE_AGENT_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's AWS profile, agent settings or working directory."""
+    for key in list(os.environ):
+        if key.startswith("EVIDENCE_AGENT_") and key not in (
+            "EVIDENCE_AGENT_TEST_PG_URL",
+            "EVIDENCE_AGENT_REQUIRE_PG",
+        ):
+            monkeypatch.delenv(key)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def reset_logging() -> Iterator[None]:
+    """`main()` points structlog at the stderr of its moment; later tests must not write to a closed capture."""
+    yield
+    structlog.reset_defaults()
+
+
+def _pg_admin() -> sa.Engine | None:
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            return engine
+    except sa.exc.OperationalError:
+        engine.dispose()
+        return None
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[sa.Engine | None]:
+    engine = _pg_admin()
+    yield engine
+    if engine is not None:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: sa.Engine | None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if pg_admin is None:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (EVIDENCE_AGENT_REQUIRE_PG=1) but {PG_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    name = f"ea_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'evidence.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str) -> str:
+    """The shared moto server, reset to an empty account for this test."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    return moto_server
+
+
+@pytest.fixture
+def script(engine: sa.Engine) -> Script:
+    return Script(engine)
