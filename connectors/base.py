@@ -188,7 +188,7 @@ def evidence_kind(name: str, *, regional: bool, permissions: tuple[str, ...]) ->
         raise ValueError(f"evidence kind {name!r} must declare the permissions it needs")
 
     def register(func: Collect) -> Collect:
-        if name in _REGISTRY and _REGISTRY[name].collect is not func:
+        if name in _REGISTRY:
             raise ValueError(f"evidence kind {name!r} registered twice")
         doc = (func.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = KindSpec(

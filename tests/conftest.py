@@ -39,7 +39,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def reset_logging() -> Iterator[None]:
-    """`main()` points structlog at the stderr of its moment; later tests must not write to a closed capture."""
+    """`main()` binds structlog to the stderr of its moment; later tests must not log into a closed capture."""
     yield
     structlog.reset_defaults()
 
