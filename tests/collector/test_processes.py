@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from ea_testkit.gate import Gate
-from ea_testkit.seed import seed
+
+from collector.sandbox import seed_aws as seed
 
 AGENT = str(Path(sys.executable).with_name("evidence-agent"))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from ea_testkit.aws import aws_config, faulty_session, opener
-from ea_testkit.seed import seed
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from collector.run import collect
+from collector.sandbox import seed_aws as seed
 from collector.store.models import EvidenceState, Gap, Run, RunUnit
 from collector.store.query import EvidenceFilter, evidence
 

@@ -24,9 +24,7 @@ def test_canonical_json_is_sorted_compact_utf8():
 
 def test_to_jsonable_converts_sdk_types():
     moment = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    assert to_jsonable(
-        {"t": moment, "d": decimal.Decimal("3"), "f": decimal.Decimal("1.5"), "b": b"\x00"}
-    ) == {
+    assert to_jsonable({"t": moment, "d": decimal.Decimal("3"), "f": decimal.Decimal("1.5"), "b": b"\x00"}) == {
         "t": "2026-05-01T08:00:00Z",
         "d": 3,
         "f": 1.5,

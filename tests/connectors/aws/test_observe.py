@@ -39,9 +39,7 @@ def golden_cases() -> list[tuple[str, dict]]:
     return cases
 
 
-@pytest.mark.parametrize(
-    ("kind", "case"), golden_cases(), ids=lambda v: v["name"] if isinstance(v, dict) else v
-)
+@pytest.mark.parametrize(("kind", "case"), golden_cases(), ids=lambda v: v["name"] if isinstance(v, dict) else v)
 def test_observe_matches_golden(kind, case):
     evidence = OBSERVERS[kind](case)
     expected = case["expected"]
@@ -58,9 +56,7 @@ def test_observe_matches_golden(kind, case):
     )
 
 
-@pytest.mark.parametrize(
-    ("kind", "case"), golden_cases(), ids=lambda v: v["name"] if isinstance(v, dict) else v
-)
+@pytest.mark.parametrize(("kind", "case"), golden_cases(), ids=lambda v: v["name"] if isinstance(v, dict) else v)
 def test_state_identity_is_stable_and_ignores_provenance(kind, case):
     a = OBSERVERS[kind](case)
     b = OBSERVERS[kind](case)

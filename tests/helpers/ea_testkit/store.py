@@ -48,9 +48,7 @@ class Script:
         when = at(self.count)
         run_id = open_run(self.engine, [unit.target], "cfg", when)
         if buckets is None:
-            write_gap(
-                self.engine, run_id, unit, CollectionError(GapReason.DENIED, "AccessDenied"), when, when
-            )
+            write_gap(self.engine, run_id, unit, CollectionError(GapReason.DENIED, "AccessDenied"), when, when)
             status = RunStatus.FAILED
         else:
             items = [bucket_evidence(name, when, **obs) for name, obs in buckets.items()]
