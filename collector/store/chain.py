@@ -1,11 +1,12 @@
 """The run digest chain and its verification.
 
-digest(run) = sha256 over canonical JSON lines:
+digest(run) = sha256 over newline-terminated canonical JSON lines:
   header   {run id, prev digest, status, times, targets, agent version, config/catalog digests}
   units    every unit's outcome, sorted
   gaps     every gap, sorted
-  obs      every (key, state sha256, blob sha256, first seen) observed in the run, sorted
-  ends     every interval the run ended, sorted
+  opens    every interval the run opened: key, scope, state, blob, resource type, region, first-seen time
+  obs      every (key, state sha256, blob sha256) observed in the run, sorted, as a compact array
+  ends     every interval the run ended: key, state, reason, time, last seen
 "Observed in run R" is derived from the intervals: the unit was collected in R and the interval
 was open at R. So editing, inserting or deleting an evidence row or a blob changes the digest
 recomputed for every run that observed it, and `verify` names the first such run.
@@ -13,7 +14,9 @@ recomputed for every run that observed it, and `verify` names the first such run
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,13 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from collector.store.models import Blob, EvidenceState, Gap, Run, RunStatus, RunUnit, UnitStatus
-from connectors.base import canonical_json, rfc3339, sha256_hex, state_sha
+from connectors.base import canonical_json, sha256_hex, state_sha
 
 GENESIS = "0" * 64
 
 
-def _ts(value) -> str | None:  # type: ignore[no-untyped-def]
-    return rfc3339(value) if value is not None else None
+def _ts(value: dt.datetime | None) -> str | None:
+    """Store timestamps come back aware UTC on every backend (UTCDateTime), so isoformat is canonical."""
+    return value.isoformat() if value is not None else None
 
 
 def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
@@ -67,16 +71,25 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
             "at": _ts(g.recorded_at),
         }
     es = EvidenceState
-    observed = session.execute(
-        sa.select(
-            es.target,
-            es.kind,
-            es.resource_id,
-            es.state_sha,
-            es.blob_sha,
-            es.first_seen_run_id,
-            es.first_seen_at,
-        )
+    opened = session.connection().execute(
+        sa.select(es.target, es.kind, es.resource_id, es.scope, es.state_sha, es.blob_sha, es.resource_type,
+                  es.region, es.first_seen_at)
+        .where(es.first_seen_run_id == run.id)
+        .order_by(es.target, es.kind, es.resource_id, es.id)
+    )  # fmt: skip
+    for o in opened:
+        yield {
+            "open": [o.target, o.kind, o.resource_id],
+            "scope": o.scope,
+            "state": o.state_sha,
+            "blob": o.blob_sha,
+            "resource_type": o.resource_type,
+            "region": o.region,
+            "at": _ts(o.first_seen_at),
+        }
+    # Core execution (no ORM row processing): the one query that reads every observation of the run.
+    observed = session.connection().execute(
+        sa.select(es.target, es.kind, es.resource_id, es.state_sha, es.blob_sha)
         .join(
             RunUnit,
             sa.and_(
@@ -91,12 +104,8 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
         .order_by(es.target, es.kind, es.resource_id, es.id)
     )
     for row in observed:
-        yield {
-            "obs": [row.target, row.kind, row.resource_id],
-            "state": row.state_sha,
-            "blob": row.blob_sha,
-            "since": [row.first_seen_run_id, _ts(row.first_seen_at)],
-        }
+        # A fixed-order array, not a sorted dict: the bulk of every digest, so kept cheap to encode.
+        yield ["obs", row.target, row.kind, row.resource_id, row.state_sha, row.blob_sha]
     ends = session.execute(
         sa.select(es).where(es.ended_run_id == run.id).order_by(es.target, es.kind, es.resource_id, es.id)
     ).scalars()
@@ -110,11 +119,22 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
         }
 
 
+def _encode(line: dict | list) -> str:
+    if isinstance(line, list):
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(line)
+
+
 def run_digest(session: Session, run: Run, prev_digest: str) -> str:
     h = hashlib.sha256()
+    batch: list[str] = []
     for line in _lines(session, run, prev_digest):
-        h.update(canonical_json(line).encode("utf-8"))
-        h.update(b"\n")
+        batch.append(_encode(line))
+        if len(batch) >= 2000:
+            h.update(("\n".join(batch) + "\n").encode("utf-8"))
+            batch.clear()
+    if batch:
+        h.update(("\n".join(batch) + "\n").encode("utf-8"))
     return h.hexdigest()
 
 
@@ -170,8 +190,6 @@ def _check_blobs(session: Session, result: Verification) -> None:
     for sha, content in session.execute(sa.select(Blob.sha256, Blob.content)):
         if sha256_hex(bytes(content)) != sha:
             bad_blobs.add(sha)
-    import json
-
     rows = session.execute(
         sa.select(
             es.id, es.kind, es.resource_id, es.state_sha, es.blob_sha, es.first_seen_run_id, Blob.content

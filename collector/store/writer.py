@@ -110,7 +110,7 @@ def write_unit(
         by_resource[item.resource_id] = (item, sha)
 
     with Session(engine) as session, session.begin():
-        open_rows = session.execute(
+        open_rows = session.connection().execute(
             sa.select(EvidenceState.id, EvidenceState.resource_id, EvidenceState.state_sha).where(
                 EvidenceState.target == unit.target,
                 EvidenceState.kind == unit.kind,

@@ -107,3 +107,9 @@ def test_verify_cli_exits_1_and_names_the_run(history, db_url, monkeypatch):
     broken = CliRunner().invoke(app, ["verify"])
     assert broken.exit_code == 1
     assert "first broken run 1" in broken.output
+
+
+@pytest.mark.parametrize(("column", "value"), [("region", "us-east-1"), ("first_seen_at", at(0)), ("scope", "x")])
+def test_editing_where_or_when_a_state_began_names_the_run_that_opened_it(history, column, value):
+    tamper(history, es.update().where(es.c.first_seen_run_id == 2).values(**{column: value}))
+    assert first_broken(history) == 2
