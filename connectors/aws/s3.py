@@ -56,6 +56,14 @@ def list_buckets(aws: AwsClients) -> list[Bucket]:
     return aws.memo("s3:buckets", compute)
 
 
+def each_bucket(aws: AwsClients, method: str, absent_code: str) -> Iterator[tuple[Bucket, dict | None, dict]]:
+    """For every bucket: the answer of one per-bucket Get* call (None when "not configured") and provenance."""
+    for bucket in list_buckets(aws):
+        s3 = aws.client("s3", bucket.region)
+        resp, op = get_or_absent(getattr(s3, method), absent_code, {"Bucket": bucket.name})
+        yield bucket, resp, source(aws, "s3", [*bucket.operations, op])
+
+
 @evidence_kind(
     "aws.s3.bucket.encryption",
     regional=False,
@@ -63,14 +71,9 @@ def list_buckets(aws: AwsClients) -> list[Bucket]:
 )
 def collect_bucket_encryption(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """Default server-side encryption of every S3 bucket."""
-    for bucket in list_buckets(aws):
-        s3 = aws.client("s3", bucket.region)
-        resp, op = get_or_absent(
-            s3.get_bucket_encryption,
-            "ServerSideEncryptionConfigurationNotFoundError",
-            {"Bucket": bucket.name},
-        )
-        yield observe_bucket_encryption(bucket, resp, source(aws, "s3", [*bucket.operations, op]))
+    answers = each_bucket(aws, "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError")
+    for bucket, resp, provenance in answers:
+        yield observe_bucket_encryption(bucket, resp, provenance)
 
 
 def observe_bucket_encryption(bucket: Bucket, response: dict | None, provenance: dict) -> Evidence:
@@ -102,12 +105,9 @@ PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restri
 )
 def collect_bucket_public_access_block(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """The bucket-level S3 Block Public Access settings of every bucket."""
-    for bucket in list_buckets(aws):
-        s3 = aws.client("s3", bucket.region)
-        resp, op = get_or_absent(
-            s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", {"Bucket": bucket.name}
-        )
-        yield observe_bucket_public_access_block(bucket, resp, source(aws, "s3", [*bucket.operations, op]))
+    answers = each_bucket(aws, "get_public_access_block", "NoSuchPublicAccessBlockConfiguration")
+    for bucket, resp, provenance in answers:
+        yield observe_bucket_public_access_block(bucket, resp, provenance)
 
 
 def observe_bucket_public_access_block(bucket: Bucket, response: dict | None, provenance: dict) -> Evidence:
