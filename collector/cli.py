@@ -53,9 +53,7 @@ class Format(StrEnum):
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file [env EVIDENCE_AGENT_CONFIG; default ./evidence-agent.yaml]"
-    ),
+    typer.Option("--config", "-c", help="Config file [env EVIDENCE_AGENT_CONFIG; default ./evidence-agent.yaml]"),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -70,9 +68,7 @@ def parse_time(value: str | None, option: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ConfigError(
-            f"{option}: {value!r} is not an RFC 3339 time such as 2026-11-27T10:00:00Z"
-        ) from None
+        raise ConfigError(f"{option}: {value!r} is not an RFC 3339 time such as 2026-11-27T10:00:00Z") from None
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
@@ -142,9 +138,7 @@ def print_run_summary(record: dict[str, Any], gaps: list[dict[str, Any]], aborte
 @app.command("collect")
 def collect_cmd(
     config: ConfigOption = None,
-    target: Annotated[
-        list[str] | None, typer.Option("--target", "-t", help="Collect only this target.")
-    ] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-t", help="Collect only this target.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run one collection. Exit 0 complete, 3 partial, 1 failed, 4 another run holds the lock."""
@@ -184,9 +178,7 @@ def evidence_cmd(
     kind: Annotated[str | None, typer.Option(help="Only this evidence kind.")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
     resource: Annotated[str | None, typer.Option(help="Only this resource id.")] = None,
-    at: Annotated[
-        str | None, typer.Option(help="Evidence as it stood at this RFC 3339 time (UTC if no zone).")
-    ] = None,
+    at: Annotated[str | None, typer.Option(help="Evidence as it stood at this RFC 3339 time (UTC if no zone).")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show evidence states: current ones, or those valid at --at."""
@@ -252,9 +244,7 @@ def db_upgrade_cmd(config: ConfigOption = None) -> None:
 
 @app.command("demo")
 def demo_cmd(
-    workdir: Annotated[Path, typer.Option(help="Where the sandbox config and evidence database go.")] = Path(
-        "demo"
-    ),
+    workdir: Annotated[Path, typer.Option(help="Where the sandbox config and evidence database go.")] = Path("demo"),
     fmt: FormatOption = Format.table,
 ) -> None:
     """Collect from the embedded sandbox (fake AWS on loopback) into WORKDIR/evidence.db and summarise."""

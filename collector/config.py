@@ -63,9 +63,7 @@ class AwsTargetConfig(Strict):
     assume_role_arn: str | None = None
     external_id: str | None = None
     profile: str | None = None
-    kinds: list[str] = Field(
-        default_factory=list, description="glob patterns of kinds to collect; all if empty"
-    )
+    kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds to collect; all if empty")
     schedule: str = "0 * * * *"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
 
@@ -83,9 +81,7 @@ class AwsTargetConfig(Strict):
     @classmethod
     def _role(cls, arn: str | None) -> str | None:
         if arn is not None and not ROLE_ARN.match(arn):
-            raise ValueError(
-                "expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/EvidenceReader'"
-            )
+            raise ValueError("expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/EvidenceReader'")
         return arn
 
     @field_validator("kinds")
@@ -151,9 +147,7 @@ def normalize_database_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ValueError(
-            "not a database URL; expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-        ) from None
+        raise ValueError("not a database URL; expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB") from None
     if parsed.drivername not in DRIVERS:
         raise ValueError(f"unsupported database {parsed.drivername!r}; expected sqlite or postgresql+psycopg")
     if DRIVERS[parsed.drivername] == "sqlite" and not parsed.database:
@@ -203,9 +197,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}"
-        )
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
     return data
 
 

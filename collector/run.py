@@ -128,6 +128,7 @@ def collect(
         result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
         bound = log.bind(run_id=run_id)
         bound.info("run started", targets=names)
+        units: list[Unit] = []
         try:
             units = plan_units(selected, open_target)
             if on_planned:
@@ -154,6 +155,11 @@ def collect(
             bound.exception("run did not finish", interrupted=interrupted)
             seal_run(engine, run_id, RunStatus.ABORTED if interrupted else RunStatus.FAILED, clock())
             raise
+        finally:
+            for context in {id(u.context): u.context for u in units}.values():
+                close = getattr(context, "close", None)
+                if close:
+                    close()
         sealed = seal_run(engine, run_id, result.status, clock())
         bound.info("run finished", status=result.status.value, digest=sealed.digest, gaps=len(result.gaps))
         return result

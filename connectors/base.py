@@ -205,9 +205,7 @@ def evidence_kind(name: str, *, regional: bool, permissions: tuple[str, ...]) ->
 
 
 def registered_kinds(provider: str | None = None) -> list[KindSpec]:
-    return sorted(
-        (s for s in _REGISTRY.values() if provider is None or s.provider == provider), key=lambda s: s.name
-    )
+    return sorted((s for s in _REGISTRY.values() if provider is None or s.provider == provider), key=lambda s: s.name)
 
 
 def get_kind(name: str) -> KindSpec:

@@ -47,9 +47,7 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
         "catalog_digest": run.catalog_digest,
     }
     units = session.execute(
-        sa.select(RunUnit)
-        .where(RunUnit.run_id == run.id)
-        .order_by(RunUnit.target, RunUnit.kind, RunUnit.scope)
+        sa.select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.target, RunUnit.kind, RunUnit.scope)
     ).scalars()
     for u in units:
         yield {
@@ -191,9 +189,7 @@ def _check_blobs(session: Session, result: Verification) -> None:
         if sha256_hex(bytes(content)) != sha:
             bad_blobs.add(sha)
     rows = session.execute(
-        sa.select(
-            es.id, es.kind, es.resource_id, es.state_sha, es.blob_sha, es.first_seen_run_id, Blob.content
-        )
+        sa.select(es.id, es.kind, es.resource_id, es.state_sha, es.blob_sha, es.first_seen_run_id, Blob.content)
         .outerjoin(Blob, Blob.sha256 == es.blob_sha)
         .order_by(es.first_seen_run_id, es.id)
     )
@@ -203,9 +199,7 @@ def _check_blobs(session: Session, result: Verification) -> None:
             msg = f"{where}: its blob {row.blob_sha[:12]} is missing"
         elif row.blob_sha in bad_blobs:
             msg = f"{where}: blob {row.blob_sha[:12]} was altered (content no longer matches its sha256)"
-        elif (
-            state_sha(row.kind, row.resource_id, json.loads(bytes(row.content))["observed"]) != row.state_sha
-        ):
+        elif state_sha(row.kind, row.resource_id, json.loads(bytes(row.content))["observed"]) != row.state_sha:
             msg = f"{where}: state hash does not match the observed settings in its blob"
         else:
             continue

@@ -79,14 +79,10 @@ def require_schema(engine: sa.Engine) -> None:
     """For read commands: the database must exist and be at the newest schema."""
     path = sqlite_path(engine)
     if path is not None and not path.exists():
-        raise StoreError(
-            f"no evidence database at {path}: run `evidence-agent collect` (or `db upgrade`) first"
-        )
+        raise StoreError(f"no evidence database at {path}: run `evidence-agent collect` (or `db upgrade`) first")
     current = current_revision(engine)
     if current is None:
-        raise StoreError(
-            f"{display_url(engine)} has no evidence-agent schema: run `evidence-agent db upgrade`"
-        )
+        raise StoreError(f"{display_url(engine)} has no evidence-agent schema: run `evidence-agent db upgrade`")
     if current != head_revision():
         raise StoreError(
             f"{display_url(engine)} schema is at {current}, this agent needs {head_revision()}: "

@@ -95,9 +95,9 @@ class EvidenceFilter:
 
 def _latest_collection(session: Session, at: dt.datetime | None) -> dict[tuple[str, str, str], tuple]:
     """Per unit, the newest collected run (up to `at`): where its open intervals were last seen."""
-    query = sa.select(
-        RunUnit.target, RunUnit.kind, RunUnit.scope, sa.func.max(RunUnit.run_id).label("run_id")
-    ).where(RunUnit.status == UnitStatus.COLLECTED)
+    query = sa.select(RunUnit.target, RunUnit.kind, RunUnit.scope, sa.func.max(RunUnit.run_id).label("run_id")).where(
+        RunUnit.status == UnitStatus.COLLECTED
+    )
     if at is not None:
         query = query.where(RunUnit.collected_at <= at)
     latest = query.group_by(RunUnit.target, RunUnit.kind, RunUnit.scope).subquery()

@@ -104,20 +104,22 @@ def write_unit(
         sha = item.state_sha()
         seen = by_resource.get(item.resource_id)
         if seen and seen[1] != sha:
-            raise CollectionError(
-                "error", f"resource {item.resource_id} observed twice with different settings"
-            )
+            raise CollectionError("error", f"resource {item.resource_id} observed twice with different settings")
         by_resource[item.resource_id] = (item, sha)
 
     with Session(engine) as session, session.begin():
-        open_rows = session.connection().execute(
-            sa.select(EvidenceState.id, EvidenceState.resource_id, EvidenceState.state_sha).where(
-                EvidenceState.target == unit.target,
-                EvidenceState.kind == unit.kind,
-                EvidenceState.scope == unit.scope,
-                EvidenceState.ended_run_id.is_(None),
+        open_rows = (
+            session.connection()
+            .execute(
+                sa.select(EvidenceState.id, EvidenceState.resource_id, EvidenceState.state_sha).where(
+                    EvidenceState.target == unit.target,
+                    EvidenceState.kind == unit.kind,
+                    EvidenceState.scope == unit.scope,
+                    EvidenceState.ended_run_id.is_(None),
+                )
             )
-        ).all()
+            .all()
+        )
         open_by_resource = {row.resource_id: (row.id, row.state_sha) for row in open_rows}
 
         opened: list[tuple[Evidence, str]] = []

@@ -7,7 +7,9 @@ mode, a bounded connection pool, the target's endpoint. Credentials stay in memo
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,7 +57,9 @@ class AwsTarget:
     external_id: str | None = None
     profile: str | None = None
     max_attempts: int = 5
-    max_pool_connections: int = 16
+    # At most this many API calls in flight for the target at once, and per service at most its cap.
+    concurrency: int = 16
+    service_concurrency: tuple[tuple[str, int], ...] = (("iam", 4), ("organizations", 2))
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
 
@@ -90,6 +94,36 @@ def error_code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+class CallLimiter:
+    """Bounds API calls in flight: one slot from the target's pool and one from the service's, per call.
+
+    Hooked on botocore's before-call / after-call / after-call-error events, so paginators and
+    retries are covered too. A slot is held only for the length of one call (retries included),
+    never while waiting on other work, so it cannot deadlock.
+    """
+
+    def __init__(self, total: int, per_service: dict[str, int]):
+        self._total = threading.BoundedSemaphore(total)
+        self._per_service = {s: threading.BoundedSemaphore(n) for s, n in per_service.items()}
+
+    def attach(self, client: Any) -> None:
+        service = client.meta.service_model.service_id.hyphenize()
+        gates = [self._total] + ([self._per_service[service]] if service in self._per_service else [])
+
+        def acquire(context: dict, **_: Any) -> None:
+            for gate in gates:
+                gate.acquire()
+            context["evidence_agent_slots"] = gates
+
+        def release(context: dict, **_: Any) -> None:
+            for gate in reversed(context.pop("evidence_agent_slots", [])):
+                gate.release()
+
+        client.meta.events.register(f"before-call.{service}", acquire)
+        client.meta.events.register(f"after-call.{service}", release)
+        client.meta.events.register(f"after-call-error.{service}", release)
+
+
 @dataclass
 class AwsClients:
     """Clients for one target for the length of one run; safe to share between worker threads."""
@@ -99,11 +133,13 @@ class AwsClients:
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._limiter = CallLimiter(self.target.concurrency, dict(self.target.service_concurrency))
         self._config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": self.target.max_attempts},
-            max_pool_connections=self.target.max_pool_connections,
+            max_pool_connections=self.target.concurrency,
             connect_timeout=self.target.connect_timeout,
             read_timeout=self.target.read_timeout,
             user_agent_extra=f"evidence-agent/{agent_version()}",
@@ -141,10 +177,34 @@ class AwsClients:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                self._clients[key] = self._session().client(
+                client = self._session().client(
                     service, region_name=region, endpoint_url=self.target.endpoint_url, config=self._config
                 )
+                self._limiter.attach(client)
+                if service == "s3control" and self.target.endpoint_url:
+                    strip_account_host_prefix(client, self.target.endpoint_url)
+                self._clients[key] = client
             return self._clients[key]
+
+    def fan_out(self, fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
+        """`[fn(item) for item in items]`, run concurrently (per-resource calls of one unit), in order.
+
+        The first exception is raised, as a plain loop would. Do not nest fan_out calls.
+        """
+        items = list(items)
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.target.concurrency, thread_name_prefix=f"aws-{self.target.name}")
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Compute a value once per run (a bucket's region, the caller identity), shared by kinds."""
@@ -166,6 +226,24 @@ class AwsClients:
     def account_id(self) -> str:
         return self.identity()["account"]
 
+    @property
+    def partition(self) -> str:
+        """`aws`, `aws-cn` or `aws-us-gov`: from the caller's own ARN."""
+        return self.identity()["arn"].split(":")[1]
+
+
+def strip_account_host_prefix(client: Any, endpoint_url: str) -> None:
+    """S3 Control puts the account id in front of the host (`123456789012.host`); a private or test
+    endpoint has no such names, so send those requests to the configured host itself."""
+    endpoint = urllib.parse.urlsplit(endpoint_url)
+
+    def rewrite(request: Any, **_: Any) -> None:
+        url = urllib.parse.urlsplit(request.url)
+        if url.hostname and endpoint.hostname and url.hostname.endswith("." + endpoint.hostname):
+            request.url = urllib.parse.urlunsplit(url._replace(netloc=endpoint.netloc))
+
+    client.meta.events.register("before-send.s3-control", rewrite)
+
 
 def operation(name: str, params: dict[str, Any], response: dict[str, Any] | None) -> dict[str, Any]:
     """Provenance of one API call: its name, parameters and the request id AWS gave it."""
@@ -173,9 +251,7 @@ def operation(name: str, params: dict[str, Any], response: dict[str, Any] | None
     return {"operation": name, "params": params, "request_id": meta.get("RequestId")}
 
 
-def error_operation(
-    name: str, params: dict[str, Any], exc: botocore.exceptions.ClientError
-) -> dict[str, Any]:
+def error_operation(name: str, params: dict[str, Any], exc: botocore.exceptions.ClientError) -> dict[str, Any]:
     """Provenance of a call whose error answer is itself the fact (e.g. "no policy configured")."""
     meta = exc.response.get("ResponseMetadata", {})
     return {

@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from connectors.aws.arns import ACCOUNT_TYPE, account_arn
 from connectors.aws.clients import AwsClients, get_or_absent, strip_metadata
 from connectors.aws.provenance import source
 from connectors.base import GLOBAL, Evidence, evidence_kind, redact, to_jsonable
 
-ACCOUNT_TYPE = "AWS::::Account"
 
-
-def account_arn(account_id: str) -> str:
-    return f"arn:aws:iam::{account_id}:root"
-
-
-@evidence_kind(
-    "aws.iam.account.password_policy", regional=False, permissions=("iam:GetAccountPasswordPolicy",)
-)
+@evidence_kind("aws.iam.account.password_policy", regional=False, permissions=("iam:GetAccountPasswordPolicy",))
 def collect_password_policy(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """The account's IAM password policy (absent is a fact, not a gap)."""
     iam = aws.client("iam")
     resp, op = get_or_absent(iam.get_account_password_policy, "NoSuchEntity", {})
-    yield observe_password_policy(aws.account_id, resp, source(aws, "iam", [op]))
+    yield observe_password_policy(aws.partition, aws.account_id, resp, source(aws, "iam", [op]))
 
 
-def observe_password_policy(account_id: str, response: dict | None, provenance: dict) -> Evidence:
+def observe_password_policy(partition: str, account_id: str, response: dict | None, provenance: dict) -> Evidence:
     policy = response["PasswordPolicy"] if response else {}
     return Evidence(
         kind="aws.iam.account.password_policy",
-        resource_id=account_arn(account_id),
+        resource_id=account_arn(partition, account_id),
         resource_type=ACCOUNT_TYPE,
         region=GLOBAL,
         observed={

@@ -39,29 +39,32 @@ def list_buckets(aws: AwsClients) -> list[Bucket]:
     def compute() -> list[Bucket]:
         s3 = aws.client("s3")
         listed, list_op = list_all(s3, "list_buckets", "Buckets")
-        buckets = []
-        for entry in listed:
+
+        def locate(entry: dict[str, Any]) -> Bucket:
             params = {"Bucket": entry["Name"]}
             resp = s3.get_bucket_location(**params)
-            buckets.append(
-                Bucket(
-                    name=entry["Name"],
-                    region=bucket_region(resp.get("LocationConstraint")),
-                    listing=to_jsonable(entry),
-                    operations=(list_op, operation("GetBucketLocation", params, resp)),
-                )
+            return Bucket(
+                name=entry["Name"],
+                region=bucket_region(resp.get("LocationConstraint")),
+                listing=to_jsonable(entry),
+                operations=(list_op, operation("GetBucketLocation", params, resp)),
             )
-        return buckets
+
+        return aws.fan_out(locate, listed)
 
     return aws.memo("s3:buckets", compute)
 
 
 def each_bucket(aws: AwsClients, method: str, absent_code: str) -> Iterator[tuple[Bucket, dict | None, dict]]:
-    """For every bucket: the answer of one per-bucket Get* call (None when "not configured") and provenance."""
-    for bucket in list_buckets(aws):
-        s3 = aws.client("s3", bucket.region)
-        resp, op = get_or_absent(getattr(s3, method), absent_code, {"Bucket": bucket.name})
-        yield bucket, resp, source(aws, "s3", [*bucket.operations, op])
+    """For every bucket: the answer of one per-bucket Get* call (None when "not configured") and provenance.
+
+    The per-bucket calls run concurrently (`fan_out`), each against the bucket's own region."""
+
+    def ask(bucket: Bucket) -> tuple[Bucket, dict | None, dict]:
+        resp, op = get_or_absent(getattr(aws.client("s3", bucket.region), method), absent_code, {"Bucket": bucket.name})
+        return bucket, resp, source(aws, "s3", [*bucket.operations, op])
+
+    yield from aws.fan_out(ask, list_buckets(aws))
 
 
 @evidence_kind(
@@ -125,7 +128,5 @@ def observe_bucket_public_access_block(bucket: Bucket, response: dict | None, pr
             "restrict_public_buckets": bool(config.get("RestrictPublicBuckets", False)),
         },
         source=provenance,
-        raw=redact(
-            to_jsonable({"bucket": bucket.listing, "public_access_block": strip_metadata(response or {})})
-        ),
+        raw=redact(to_jsonable({"bucket": bucket.listing, "public_access_block": strip_metadata(response or {})})),
     )

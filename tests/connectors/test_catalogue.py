@@ -51,6 +51,15 @@ def test_kind_has_golden_fixture_matching_its_documentation(spec):
         assert RESOURCE_ID[spec.provider].match(case["expected"]["resource_id"])
 
 
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_kind_has_a_golden_test(spec):
+    """Some test module of the provider feeds the kind's fixture cases to `golden_params`."""
+    tests = ROOT / "tests" / "connectors" / spec.provider
+    users = [p for p in tests.rglob("test_*.py") if "golden_params" in (text := p.read_text()) and
+             f'"{spec.name}"' in text]  # fmt: skip
+    assert users, f"no golden test for {spec.name} under {tests}"
+
+
 def test_every_documented_kind_is_registered():
     documented = set(re.findall(r"^### `([a-z0-9_.]+)`", DOC, re.M))
     assert documented == {k.name for k in KINDS}

@@ -127,9 +127,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_evidence_state_key", "evidence_state", ["target", "kind", "resource_id"], unique=False
-    )
+    op.create_index("ix_evidence_state_key", "evidence_state", ["target", "kind", "resource_id"], unique=False)
     op.create_index(
         "ix_evidence_state_open", "evidence_state", ["target", "kind", "scope", "ended_run_id"], unique=False
     )
@@ -175,9 +173,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("run_id", "target", "kind", "scope"),
     )
-    op.create_index(
-        "ix_run_unit_lookup", "run_unit", ["target", "kind", "scope", "status", "run_id"], unique=False
-    )
+    op.create_index("ix_run_unit_lookup", "run_unit", ["target", "kind", "scope", "status", "run_id"], unique=False)
     op.create_index(op.f("ix_run_unit_run_id"), "run_unit", ["run_id"], unique=False)
     op.create_table(
         "verdict_state",

@@ -15,12 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox-not-a-secret"}
+from collector.sandbox.aws import remediate, seed_aws
+from collector.sandbox.base import SANDBOX_CREDENTIALS
+
+__all__ = ["remediate", "run_demo", "seed_aws"]
+
 REGIONS = ("eu-west-1", "us-east-1")
 TARGET = "sandbox-aws"
 
@@ -59,76 +62,6 @@ def sandbox_credentials() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def _client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, **{
-        "aws_access_key_id": SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    })  # fmt: skip
-
-
-def _bucket(endpoint: str, name: str, region: str) -> Any:
-    s3 = _client("s3", endpoint, region)
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=name)
-    else:
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-    return s3
-
-
-def _encrypt(s3: Any, name: str, algorithm: str, key_id: str | None = None) -> None:
-    default: dict[str, str] = {"SSEAlgorithm": algorithm}
-    if key_id:
-        default["KMSMasterKeyID"] = key_id
-    s3.put_bucket_encryption(
-        Bucket=name,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": key_id is not None}]
-        },
-    )
-
-
-def _block(s3: Any, name: str, **flags: bool) -> None:
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=flags)
-
-
-ALL_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-               "RestrictPublicBuckets": True}  # fmt: skip
-
-
-def seed_aws(endpoint: str) -> dict[str, Any]:
-    """A messaging company's account: EU media and audit buckets done right, a legacy US export bucket
-    left open and unencrypted, a web-assets bucket in a region the company never configured."""
-    kms = _client("kms", endpoint, "eu-west-1")
-    key = kms.create_key(Description="chat media at rest", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-
-    s3 = _bucket(endpoint, "acme-chat-media-eu", "eu-west-1")
-    _encrypt(s3, "acme-chat-media-eu", "aws:kms", key["Arn"])
-    _block(s3, "acme-chat-media-eu", **ALL_BLOCKED)
-
-    s3 = _bucket(endpoint, "acme-audit-logs-eu", "eu-west-1")
-    _encrypt(s3, "acme-audit-logs-eu", "AES256")
-    _block(s3, "acme-audit-logs-eu", **ALL_BLOCKED)
-
-    s3 = _bucket(endpoint, "acme-legacy-exports", "us-east-1")
-    _block(s3, "acme-legacy-exports", BlockPublicAcls=True, IgnorePublicAcls=False, BlockPublicPolicy=False,
-           RestrictPublicBuckets=False)  # fmt: skip
-
-    s3 = _bucket(endpoint, "acme-web-assets", "eu-central-1")
-    _encrypt(s3, "acme-web-assets", "AES256")
-
-    _client("iam", endpoint, "us-east-1").update_account_password_policy(
-        MinimumPasswordLength=8, RequireNumbers=True, RequireLowercaseCharacters=True,
-        AllowUsersToChangePassword=True, PasswordReusePrevention=5,
-    )  # fmt: skip
-    return {"kms_key_arn": key["Arn"]}
-
-
-def remediate(endpoint: str) -> str:
-    """What an engineer does between the two demo runs: turn on default encryption for the legacy bucket."""
-    _encrypt(_client("s3", endpoint, "us-east-1"), "acme-legacy-exports", "AES256")
-    return "enabled default encryption (AES256) on s3://acme-legacy-exports"
 
 
 def write_config(workdir: Path, endpoint: str) -> Path:

@@ -1,0 +1,83 @@
+"""The sandbox AWS account: a messaging company with some settings done right and some not.
+
+`seed_aws` builds the base (S3, IAM) and then runs every service seeder listed in `SEEDERS`;
+each seeder creates compliant and non-compliant examples for its evidence kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from collector.sandbox.base import client
+
+SEEDERS: list[Callable[[str], Any]] = []
+
+
+def _bucket(endpoint: str, name: str, region: str) -> Any:
+    s3 = client("s3", endpoint, region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return s3
+
+
+def _encrypt(s3: Any, name: str, algorithm: str, key_id: str | None = None) -> None:
+    default: dict[str, str] = {"SSEAlgorithm": algorithm}
+    if key_id:
+        default["KMSMasterKeyID"] = key_id
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": key_id is not None}]
+        },
+    )
+
+
+def _block(s3: Any, name: str, **flags: bool) -> None:
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=flags)
+
+
+ALL_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+               "RestrictPublicBuckets": True}  # fmt: skip
+
+
+def seed_base(endpoint: str) -> dict[str, Any]:
+    """A messaging company's account: EU media and audit buckets done right, a legacy US export bucket
+    left open and unencrypted, a web-assets bucket in a region the company never configured."""
+    kms = client("kms", endpoint, "eu-west-1")
+    key = kms.create_key(Description="chat media at rest", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+
+    s3 = _bucket(endpoint, "acme-chat-media-eu", "eu-west-1")
+    _encrypt(s3, "acme-chat-media-eu", "aws:kms", key["Arn"])
+    _block(s3, "acme-chat-media-eu", **ALL_BLOCKED)
+
+    s3 = _bucket(endpoint, "acme-audit-logs-eu", "eu-west-1")
+    _encrypt(s3, "acme-audit-logs-eu", "AES256")
+    _block(s3, "acme-audit-logs-eu", **ALL_BLOCKED)
+
+    s3 = _bucket(endpoint, "acme-legacy-exports", "us-east-1")
+    _block(s3, "acme-legacy-exports", BlockPublicAcls=True, IgnorePublicAcls=False, BlockPublicPolicy=False,
+           RestrictPublicBuckets=False)  # fmt: skip
+
+    s3 = _bucket(endpoint, "acme-web-assets", "eu-central-1")
+    _encrypt(s3, "acme-web-assets", "AES256")
+
+    client("iam", endpoint, "us-east-1").update_account_password_policy(
+        MinimumPasswordLength=8, RequireNumbers=True, RequireLowercaseCharacters=True,
+        AllowUsersToChangePassword=True, PasswordReusePrevention=5,
+    )  # fmt: skip
+    return {"kms_key_arn": key["Arn"]}
+
+
+def remediate(endpoint: str) -> str:
+    """What an engineer does between the two demo runs: turn on default encryption for the legacy bucket."""
+    _encrypt(client("s3", endpoint, "us-east-1"), "acme-legacy-exports", "AES256")
+    return "enabled default encryption (AES256) on s3://acme-legacy-exports"
+
+
+def seed_aws(endpoint: str) -> None:
+    seed_base(endpoint)
+    for seeder in SEEDERS:
+        seeder(endpoint)
