@@ -234,6 +234,27 @@ def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) ->
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
+class PermissionProvider(StrEnum):
+    aws = "aws"
+
+
+@app.command("permissions")
+def permissions_cmd(
+    provider: Annotated[PermissionProvider, typer.Argument(help="Cloud provider.")],
+    config: ConfigOption = None,
+    organization: Annotated[
+        bool, typer.Option("--organization", help="The management-account policy for organization mode instead.")
+    ] = False,
+) -> None:
+    """Print the least-privilege IAM policy (JSON) for the enabled evidence kinds (all of them without a config)."""
+    from collector.config import config_path
+    from collector.permissions import aws_organization_policy, aws_policy
+
+    path, named = config_path(config)
+    cfg = load_config(config) if named or path.exists() else None
+    emit_json(aws_organization_policy() if organization else aws_policy(cfg))
+
+
 @db_app.command("upgrade")
 def db_upgrade_cmd(config: ConfigOption = None) -> None:
     """Create or migrate the database schema to this agent's version."""

@@ -55,10 +55,17 @@ def _check_cron(expr: str) -> str:
     return expr
 
 
+class OrganizationConfig(Strict):
+    """Collect every active account of the AWS Organization the target's credentials manage."""
+
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
+    external_id: str | None = None
+
+
 class AwsTargetConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
     provider: Literal["aws"]
-    regions: Annotated[list[str], Field(min_length=1)] = ["us-east-1"]
+    regions: Annotated[list[str], Field(min_length=1)] | Literal["all-enabled"] = ["us-east-1"]
     endpoint_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
     assume_role_arn: str | None = None
     external_id: str | None = None
@@ -66,10 +73,17 @@ class AwsTargetConfig(Strict):
     kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds to collect; all if empty")
     schedule: str = "0 * * * *"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    organization: OrganizationConfig | None = None
+    concurrency: Annotated[int, Field(ge=1, le=256, description="API calls in flight for this target")] = 16
+    service_concurrency: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
+        default_factory=lambda: {"iam": 4, "organizations": 2}
+    )
 
     @field_validator("regions")
     @classmethod
-    def _regions(cls, regions: list[str]) -> list[str]:
+    def _regions(cls, regions: list[str] | str) -> list[str] | str:
+        if isinstance(regions, str):
+            return regions
         for region in regions:
             if not AWS_REGION.match(region):
                 raise ValueError(f"{region!r} is not an AWS region name such as 'eu-west-1'")
@@ -101,12 +115,23 @@ class AwsTargetConfig(Strict):
     def connector_target(self) -> AwsTarget:
         return AwsTarget(
             name=self.name,
-            regions=tuple(self.regions),
+            regions=None if self.regions == "all-enabled" else tuple(self.regions),
             endpoint_url=self.endpoint_url,
             assume_role_arn=self.assume_role_arn,
             external_id=self.external_id,
             profile=self.profile,
             max_attempts=self.max_attempts,
+            concurrency=self.concurrency,
+            service_concurrency=tuple(sorted(self.service_concurrency.items())),
+        )
+
+    def open(self) -> Any:
+        """The connector's context for one run of this target (clients; not yet any API call)."""
+        from connectors import aws
+
+        org = self.organization
+        return aws.open_target(
+            self.connector_target(), org.role_name if org else None, org.external_id if org else None
         )
 
 

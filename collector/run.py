@@ -20,13 +20,13 @@ import structlog
 from collector.config import Config, TargetConfig
 from collector.store.lock import run_lock
 from collector.store.models import RunStatus, RunUnit
-from collector.store.writer import UnitKey, abort_stale, open_run, seal_run, write_gap, write_unit
+from collector.store.writer import UnitKey, abort_stale, open_run, seal_run, write_gap, write_skip, write_unit
 from connectors import PROVIDERS, collect_unit
-from connectors.base import CollectionError, Evidence, GapReason, KindSpec, registered_kinds, utcnow
+from connectors.base import CollectionError, Evidence, GapReason, KindSpec, UnitPlan, registered_kinds, utcnow
 
 log = structlog.get_logger("evidence_agent.run")
 
-OpenTarget = Callable[[TargetConfig], Any]
+OpenTarget = Callable[[TargetConfig], Any]  # a target's connector context for one run
 Clock = Callable[[], dt.datetime]
 
 
@@ -34,7 +34,7 @@ Clock = Callable[[], dt.datetime]
 class Unit:
     key: UnitKey
     spec: KindSpec
-    context: Any
+    plan: UnitPlan
 
 
 @dataclass
@@ -44,6 +44,7 @@ class UnitOutcome:
     finished_at: dt.datetime
     evidence: list[Evidence] | None = None
     error: CollectionError | None = None
+    skip: str | None = None
 
 
 @dataclass
@@ -56,27 +57,33 @@ class RunResult:
 
 
 def default_open_target(target: TargetConfig) -> Any:
-    return PROVIDERS[target.provider].open_target(target.connector_target())
+    return target.open()
 
 
-def plan_units(targets: list[TargetConfig], open_target: OpenTarget) -> list[Unit]:
+def plan_units(targets: list[TargetConfig], open_target: OpenTarget, contexts: list[Any]) -> list[Unit]:
+    """Every unit of every selected kind of every target; opened contexts are appended to `contexts`."""
     units = []
     for target in targets:
         provider = PROVIDERS[target.provider]
         context = open_target(target)
+        contexts.append(context)
         for spec in registered_kinds(target.provider):
             if not spec.matches(target.kinds):
                 continue
-            for scope in provider.scopes(context, spec):
-                units.append(Unit(UnitKey(target.name, spec.name, scope), spec, context))
+            for plan in provider.units(context, spec):
+                units.append(Unit(UnitKey(target.name, spec.name, plan.scope), spec, plan))
     return units
 
 
 def run_one_unit(unit: Unit, clock: Clock) -> UnitOutcome:
     """The unit boundary: the only place that catches every exception, so one unit never sinks a run."""
     started = clock()
+    if unit.plan.error is not None:
+        return UnitOutcome(unit.key, started, started, error=unit.plan.error)
+    if unit.plan.skip is not None:
+        return UnitOutcome(unit.key, started, started, skip=unit.plan.skip)
     try:
-        evidence = collect_unit(unit.spec, unit.context, unit.key.scope)
+        evidence = collect_unit(unit.spec, unit.plan.context, unit.plan.argument)
         return UnitOutcome(unit.key, started, clock(), evidence=evidence)
     except CollectionError as exc:
         return UnitOutcome(unit.key, started, clock(), error=exc)
@@ -88,6 +95,9 @@ def run_one_unit(unit: Unit, clock: Clock) -> UnitOutcome:
 
 def _store(engine: sa.Engine, run_id: int, outcome: UnitOutcome, result: RunResult) -> RunUnit:
     key = outcome.key
+    if outcome.skip is not None:
+        log.info("unit skipped", target=key.target, kind=key.kind, scope=key.scope, reason=outcome.skip)
+        return write_skip(engine, run_id, key, outcome.skip, outcome.started_at)
     if outcome.evidence is not None:
         try:
             return write_unit(engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at)
@@ -128,9 +138,9 @@ def collect(
         result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
         bound = log.bind(run_id=run_id)
         bound.info("run started", targets=names)
-        units: list[Unit] = []
+        contexts: list[Any] = []
         try:
-            units = plan_units(selected, open_target)
+            units = plan_units(selected, open_target, contexts)
             if on_planned:
                 on_planned(len(units))
             with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="unit") as pool:
@@ -156,7 +166,7 @@ def collect(
             seal_run(engine, run_id, RunStatus.ABORTED if interrupted else RunStatus.FAILED, clock())
             raise
         finally:
-            for context in {id(u.context): u.context for u in units}.values():
+            for context in contexts:
                 close = getattr(context, "close", None)
                 if close:
                     close()

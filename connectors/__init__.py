@@ -1,7 +1,7 @@
 """Connectors observe: one sub-package per source, facts only, no judgement.
 
 Nothing here imports `collector` or `controls`. The collector drives a provider through
-`PROVIDERS[name]`: open a target, list a kind's scopes (units), collect one unit.
+`PROVIDERS[name]`: plan a kind's units for an opened target, collect one unit.
 """
 
 from __future__ import annotations
@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import aws
-from connectors.base import CollectionError, Evidence, KindSpec
+from connectors.base import CollectionError, Evidence, KindSpec, UnitPlan
 
 
 @dataclass(frozen=True)
 class Provider:
     name: str
-    open_target: Callable[[Any], Any]
-    scopes: Callable[[Any, KindSpec], list[str]]
+    units: Callable[[Any, KindSpec], list[UnitPlan]]
     translate_error: Callable[[BaseException], CollectionError | None]
 
 
 PROVIDERS: dict[str, Provider] = {
-    "aws": Provider("aws", aws.open_target, aws.scopes, aws.translate_error),
+    "aws": Provider("aws", aws.units, aws.translate_error),
 }
 
 

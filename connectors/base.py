@@ -159,6 +159,23 @@ class CollectionError(Exception):
         return f"{self.reason.value}{op}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class UnitPlan:
+    """One unit of a kind for one target, as the provider plans it.
+
+    `scope` names the unit in the store (a region, `global`, `ACCOUNT/region` in organization
+    mode); `context` and `argument` are what the kind's collect function is called with. A unit
+    with `skip` is recorded as skipped (e.g. a region not enabled for the account); one with
+    `error` could not even be planned and is recorded as a gap.
+    """
+
+    scope: str
+    context: Any
+    argument: str
+    skip: str | None = None
+    error: CollectionError | None = None
+
+
 # --------------------------------------------------------------------------- kind registry
 
 Collect = Callable[..., Iterator[Evidence]]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import structlog
-from ea_testkit.store import Script
 
 from collector.store.engine import make_engine, upgrade
+from ea_testkit.store import Script
 
 PG_URL = os.environ.get("EVIDENCE_AGENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("EVIDENCE_AGENT_REQUIRE_PG") == "1"

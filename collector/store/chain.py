@@ -56,6 +56,7 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
             "collected_at": _ts(u.collected_at),
             "finished_at": _ts(u.finished_at),
             "counts": [u.observed, u.opened, u.changed, u.removed],
+            "note": u.note,
         }
     gaps = session.execute(
         sa.select(Gap).where(Gap.run_id == run.id).order_by(Gap.target, Gap.kind, Gap.scope, Gap.id)

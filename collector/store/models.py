@@ -58,6 +58,7 @@ class RunStatus(enum.StrEnum):
 class UnitStatus(enum.StrEnum):
     COLLECTED = "collected"
     GAP = "gap"
+    SKIPPED = "skipped"  # not collected on purpose (e.g. a region not enabled for the account)
 
 
 class EndReason(enum.StrEnum):
@@ -103,6 +104,7 @@ class RunUnit(SQLModel, table=True):
     opened: int = 0
     changed: int = 0
     removed: int = 0
+    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
 
 class Blob(SQLModel, table=True):

@@ -20,12 +20,13 @@ def _ts(value: dt.datetime | None) -> str | None:
 
 
 def run_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per run: units, collected, gaps, and resources observed / new / changed / removed."""
+    """Per run: units, collected, gaps, skipped, and resources observed / new / changed / removed."""
     rows = session.execute(
         sa.select(
             RunUnit.run_id,
             sa.func.count().label("units"),
             sa.func.sum(sa.case((RunUnit.status == UnitStatus.GAP, 1), else_=0)).label("gaps"),
+            sa.func.sum(sa.case((RunUnit.status == UnitStatus.SKIPPED, 1), else_=0)).label("skipped"),
             sa.func.sum(RunUnit.observed).label("observed"),
             sa.func.sum(RunUnit.opened).label("new"),
             sa.func.sum(RunUnit.changed).label("changed"),
@@ -34,13 +35,14 @@ def run_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]
         .where(RunUnit.run_id.in_(run_ids))
         .group_by(RunUnit.run_id)
     )
-    empty = {"units": 0, "collected": 0, "gaps": 0, "observed": 0, "new": 0, "changed": 0, "removed": 0}
+    empty = {"units": 0, "collected": 0, "gaps": 0, "skipped": 0, "observed": 0, "new": 0, "changed": 0, "removed": 0}
     out = {run_id: dict(empty) for run_id in run_ids}
     for row in rows:
         out[row.run_id] = {
             "units": row.units,
-            "collected": row.units - (row.gaps or 0),
+            "collected": row.units - (row.gaps or 0) - (row.skipped or 0),
             "gaps": row.gaps or 0,
+            "skipped": row.skipped or 0,
             "observed": row.observed or 0,
             "new": row.new or 0,
             "changed": row.changed or 0,

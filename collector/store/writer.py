@@ -229,6 +229,17 @@ def write_gap(
         return outcome
 
 
+def write_skip(engine: sa.Engine, run_id: int, unit: UnitKey, note: str, at: dt.datetime) -> RunUnit:
+    """Record a unit deliberately not collected (say, a region not enabled for the account)."""
+    with Session(engine) as session, session.begin():
+        outcome = RunUnit(run_id=run_id, target=unit.target, kind=unit.kind, scope=unit.scope,
+                          status=UnitStatus.SKIPPED, collected_at=at, finished_at=at, note=note[:4000])  # fmt: skip
+        session.add(outcome)
+        session.flush()
+        session.expunge(outcome)
+        return outcome
+
+
 def seal_run(engine: sa.Engine, run_id: int, status: RunStatus, finished_at: dt.datetime) -> Run:
     """Give the run its final status and append it to the digest chain."""
     with Session(engine) as session, session.begin():

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from connectors.aws import iam, s3
 from connectors.aws.clients import AwsClients, AwsTarget, translate_error
-from connectors.base import GLOBAL, KindSpec
+from connectors.aws.targets import AwsOrganization, open_target, region_status, units
 
 MODULES = (iam, s3)  # explicit registration: importing a module registers its kinds
 
+# Calls the connector makes for every target whatever kinds run: who am I, which regions are
+# enabled, and in organization mode which accounts exist and the role assumed in each.
+FRAMEWORK_PERMISSIONS = ("ec2:DescribeRegions",)
+ORGANIZATION_PERMISSIONS = ("organizations:ListAccounts", "sts:AssumeRole")
 
-def open_target(target: AwsTarget) -> AwsClients:
-    return AwsClients(target)
-
-
-def scopes(clients: AwsClients, spec: KindSpec) -> list[str]:
-    """The units a kind splits into for this target: one per configured region, or one global unit."""
-    return list(clients.target.regions) if spec.regional else [GLOBAL]
-
-
-__all__ = ["AwsClients", "AwsTarget", "open_target", "scopes", "translate_error"]
+__all__ = [
+    "FRAMEWORK_PERMISSIONS",
+    "ORGANIZATION_PERMISSIONS",
+    "AwsClients",
+    "AwsOrganization",
+    "AwsTarget",
+    "open_target",
+    "region_status",
+    "translate_error",
+    "units",
+]

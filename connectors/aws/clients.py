@@ -51,7 +51,7 @@ class AwsTarget:
     """What the connector needs to know of one configured AWS target (no secrets)."""
 
     name: str
-    regions: tuple[str, ...]
+    regions: tuple[str, ...] | None  # None: every region enabled for the account
     endpoint_url: str | None = None
     assume_role_arn: str | None = None
     external_id: str | None = None
@@ -130,12 +130,15 @@ class AwsClients:
 
     target: AwsTarget
     session: boto3.Session | None = None
+    # Where the target's role is assumed from (organization mode: the management account's session).
+    base_session: boto3.Session | None = None
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._assume_error: botocore.exceptions.ClientError | None = None
         self._limiter = CallLimiter(self.target.concurrency, dict(self.target.service_concurrency))
         self._config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": self.target.max_attempts},
@@ -149,12 +152,32 @@ class AwsClients:
     def default_region(self) -> str:
         return self.target.regions[0] if self.target.regions else "us-east-1"
 
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions this run collects in: configured, or all enabled for the account."""
+        if self.target.regions is not None:
+            return self.target.regions
+        from connectors.aws.targets import ENABLED, region_status
+
+        return tuple(sorted(r for r, s in region_status(self).items() if s in ENABLED))
+
     def _session(self) -> boto3.Session:
         with self._lock:
             if self.session is None:
-                base = boto3.Session(profile_name=self.target.profile, region_name=self.default_region)
-                self.session = self._assume(base) if self.target.assume_role_arn else base
+                if self._assume_error is not None:  # fail every unit of the account alike, with one call
+                    raise self._assume_error
+                base = self.base_session or boto3.Session(profile_name=self.target.profile,
+                                                          region_name=self.default_region)  # fmt: skip
+                try:
+                    self.session = self._assume(base) if self.target.assume_role_arn else base
+                except botocore.exceptions.ClientError as exc:
+                    self._assume_error = exc
+                    raise
             return self.session
+
+    def session_for_roles(self) -> boto3.Session:
+        """This target's own session, from which roles in other accounts are assumed."""
+        return self._session()
 
     def _assume(self, base: boto3.Session) -> boto3.Session:
         sts = base.client("sts", endpoint_url=self.target.endpoint_url, config=self._config)

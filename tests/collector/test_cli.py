@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from ea_testkit.aws import aws_config
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from collector.cli import app
 from collector.run import collect
 from collector.sandbox import seed_aws as seed
 from collector.store.engine import current_revision, head_revision, make_engine
+from ea_testkit.aws import aws_config
 
 AGENT = str(Path(sys.executable).with_name("evidence-agent"))
 runner = CliRunner()
@@ -55,8 +55,8 @@ def test_runs_json_shape(collected):
     assert set(run) == {"id", "seq", "status", "started_at", "finished_at", "targets", "agent_version",
                         "config_digest", "digest", "prev_digest", "counts"}  # fmt: skip
     assert run["status"] == "complete" and run["targets"] == ["prod"] and run["seq"] == 1
-    assert run["counts"] == {"units": 3, "collected": 3, "gaps": 0, "observed": 9, "new": 9, "changed": 0,
-                             "removed": 0}  # fmt: skip
+    assert run["counts"] == {"units": 3, "collected": 3, "gaps": 0, "skipped": 0, "observed": 9, "new": 9,
+                             "changed": 0, "removed": 0}  # fmt: skip
     assert run["started_at"].endswith("Z") and len(run["digest"]) == 64
 
 

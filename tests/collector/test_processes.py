@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from ea_testkit.gate import Gate
 
 from collector.sandbox import seed_aws as seed
+from ea_testkit.gate import Gate
 
 AGENT = str(Path(sys.executable).with_name("evidence-agent"))
 

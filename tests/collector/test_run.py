@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from ea_testkit.aws import aws_config, faulty_session, opener
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
@@ -11,6 +10,7 @@ from collector.run import collect
 from collector.sandbox import seed_aws as seed
 from collector.store.models import EvidenceState, Gap, Run, RunUnit
 from collector.store.query import EvidenceFilter, evidence
+from ea_testkit.aws import aws_config, faulty_session, opener
 
 
 def stored(engine: sa.Engine) -> dict[str, set[str]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from ea_testkit.aws import aws_config
 
 from collector.run import collect
 from collector.sandbox import seed_aws as seed
 from collector.store.engine import make_engine, upgrade
+from ea_testkit.aws import aws_config
 
 PLANTED = {
     "AWS_SECRET_ACCESS_KEY": "PLANTED-secret-access-key-9f2c7a",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from ea_testkit.store import at
 from typer.testing import CliRunner
 
 from collector.cli import app
 from collector.store.chain import verify
 from collector.store.models import Blob, EvidenceState, Run
+from ea_testkit.store import at
 
 
 @pytest.fixture

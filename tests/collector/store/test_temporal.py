@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from ea_testkit.store import UNIT, at, bucket_evidence
 from sqlalchemy.orm import Session
 
 from collector.store.models import Blob, EvidenceState, Gap, Run
 from collector.store.query import EvidenceFilter, evidence
 from collector.store.writer import write_unit
+from ea_testkit.store import UNIT, at, bucket_evidence
 
 
 def states(engine: sa.Engine) -> list[EvidenceState]:

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 
 import pytest
-from ea_testkit.golden import PROVENANCE, check_golden, golden_params
 
 from connectors.aws import iam, s3
 from connectors.base import Evidence
+from ea_testkit.golden import PROVENANCE, check_golden, golden_params
 
 
 def _bucket(case: dict) -> s3.Bucket:

@@ -1,0 +1,63 @@
+"""The printed IAM policy is read-only and covers every call each kind really makes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from collector.cli import app
+from collector.sandbox import seed_aws
+from connectors import PROVIDERS, collect_unit
+from connectors.aws import FRAMEWORK_PERMISSIONS, AwsClients, AwsTarget
+from connectors.base import registered_kinds
+from ea_testkit.iam_actions import iam_action
+
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|List|Describe|Search|GenerateCredentialReport$)")
+
+
+def policy(*args: str) -> dict:
+    result = CliRunner().invoke(app, ["permissions", "aws", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_policy_lists_every_declared_permission_and_only_read_actions():
+    actions = policy()["Statement"][0]["Action"]
+    declared = {p for k in registered_kinds("aws") for p in k.permissions} | set(FRAMEWORK_PERMISSIONS)
+    assert set(actions) == declared and actions == sorted(actions)
+    assert all(READ_ONLY.match(a) for a in actions), [a for a in actions if not READ_ONLY.match(a)]
+    assert policy()["Statement"][0]["Resource"] == "*"
+
+
+def test_policy_follows_the_configured_kinds(tmp_path):
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text("targets:\n  - {name: prod, provider: aws, kinds: ['aws.iam.account.*']}\n")
+    actions = policy("--config", str(path))["Statement"][0]["Action"]
+    assert actions == sorted({"iam:GetAccountPasswordPolicy", *FRAMEWORK_PERMISSIONS})
+
+
+def test_organization_policy_for_the_management_account():
+    actions = policy("--organization")["Statement"][0]["Action"]
+    assert actions == ["organizations:ListAccounts", "sts:AssumeRole"]
+
+
+@pytest.mark.parametrize("spec", registered_kinds("aws"), ids=lambda s: s.name)
+def test_declared_permissions_cover_every_call_the_kind_makes(spec, moto_endpoint):
+    seed_aws(moto_endpoint)
+    session = boto3.Session(region_name="us-east-1")
+    calls: set[tuple[str, str]] = set()
+    session.events.register("before-call", lambda model, **_: calls.add((model.service_model.service_id.hyphenize(),
+                                                                           model.name)))  # fmt: skip
+    clients = AwsClients(AwsTarget(name="prod", regions=("eu-west-1", "us-east-1"), endpoint_url=moto_endpoint),
+                         session=session)  # fmt: skip
+    plans = PROVIDERS["aws"].units(clients, spec)
+    for plan in plans:
+        collect_unit(spec, plan.context, plan.argument)
+    clients.close()
+    needed = {iam_action(service, op) for service, op in calls} - {None}
+    assert calls, "the kind made no call at all: the test would prove nothing"
+    assert needed <= set(spec.permissions) | set(FRAMEWORK_PERMISSIONS), sorted(needed - set(spec.permissions))
