@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.aws import AwsTarget
-from connectors.base import canonical_json, registered_kinds, sha256_hex
+from connectors.base import KindSpec, canonical_json, registered_kinds, sha256_hex
 
 DEFAULT_CONFIG = Path("evidence-agent.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///evidence.db"
@@ -71,6 +71,7 @@ class AwsTargetConfig(Strict):
     external_id: str | None = None
     profile: str | None = None
     kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds to collect; all if empty")
+    exclude_kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds not to collect")
     schedule: str = "0 * * * *"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     organization: OrganizationConfig | None = None
@@ -98,7 +99,7 @@ class AwsTargetConfig(Strict):
             raise ValueError("expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/EvidenceReader'")
         return arn
 
-    @field_validator("kinds")
+    @field_validator("kinds", "exclude_kinds")
     @classmethod
     def _kinds(cls, patterns: list[str]) -> list[str]:
         names = [k.name for k in registered_kinds("aws")]
@@ -111,6 +112,10 @@ class AwsTargetConfig(Strict):
     @classmethod
     def _schedule(cls, expr: str) -> str:
         return _check_cron(expr)
+
+    def wants(self, spec: KindSpec) -> bool:
+        """Whether this target collects the kind: it matches `kinds` (or all) and no `exclude_kinds`."""
+        return spec.matches(self.kinds) and not (self.exclude_kinds and spec.matches(self.exclude_kinds))
 
     def connector_target(self) -> AwsTarget:
         return AwsTarget(

@@ -14,7 +14,7 @@ def aws_actions(config: Config | None) -> list[str]:
     targets = [t for t in config.targets if t.provider == "aws"] if config else []
     kinds = registered_kinds("aws")
     if targets:
-        kinds = [k for k in kinds if any(k.matches(t.kinds) for t in targets)]
+        kinds = [k for k in kinds if any(t.wants(k) for t in targets)]
     actions = set(FRAMEWORK_PERMISSIONS)
     for kind in kinds:
         actions.update(kind.permissions)

@@ -68,7 +68,7 @@ def plan_units(targets: list[TargetConfig], open_target: OpenTarget, contexts: l
         context = open_target(target)
         contexts.append(context)
         for spec in registered_kinds(target.provider):
-            if not spec.matches(target.kinds):
+            if not target.wants(spec):
                 continue
             for plan in provider.units(context, spec):
                 units.append(Unit(UnitKey(target.name, spec.name, plan.scope), spec, plan))

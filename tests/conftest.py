@@ -104,6 +104,28 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def sandbox_endpoint() -> Iterator[str]:
+    """A second moto server holding the seeded sandbox account, seeded once per session.
+
+    Read-only: tests that change AWS state use `moto_endpoint` (reset for each test) instead.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from collector.sandbox import seed_aws
+    from collector.sandbox.base import SANDBOX_CREDENTIALS
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setattr(os, "environ", {**os.environ, **SANDBOX_CREDENTIALS})
+        seed_aws(endpoint)
+    yield endpoint
+    server.stop()
+
+
 @pytest.fixture
 def moto_endpoint(moto_server: str) -> str:
     """The shared moto server, reset to an empty account for this test."""

@@ -38,6 +38,9 @@ def moto_server() -> Iterator[str]:
 
         raise ConfigError("the demo needs the sandbox extra: pip install 'evidence-agent[sandbox]'") from None
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per fake API call is noise here
+    # moto tries to run the sandbox's rotation Lambda in Docker, which is not there: harmless, and noise.
+    logging.getLogger("moto.awslambda").setLevel(logging.CRITICAL)
+    logging.getLogger("moto.awslambda_simple").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -106,7 +109,7 @@ def evidence_summary(rows: list[dict[str, Any]]) -> Table:
 
 
 def run_demo(workdir: Path, fmt: str, console: Console) -> int:
-    from collector.cli import EXIT_FAILED, EXIT_OK, Format, run_collection
+    from collector.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Format, run_collection
     from collector.config import load_config
     from collector.store.chain import verify
     from collector.store.engine import make_engine
@@ -131,4 +134,11 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
         f"database: {workdir / 'evidence.db'}   config: {config_path}\n"
         f"try: evidence-agent runs -c {config_path}   evidence-agent evidence -c {config_path} --format json"
     )
-    return EXIT_OK if result.ok and all(code == EXIT_OK for code in codes) else EXIT_FAILED
+    if any(code == EXIT_PARTIAL for code in codes):
+        console.print(
+            "note: the sandbox cannot show every setting (moto's credential report has no root-account row), "
+            "so those units are recorded as gaps, never as passes: that is the agent working as designed."
+        )
+    # The demo succeeds when every run finished (complete, or partial through the sandbox's known gaps)
+    # and the chain verifies.
+    return EXIT_OK if result.ok and all(code in (EXIT_OK, EXIT_PARTIAL) for code in codes) else EXIT_FAILED

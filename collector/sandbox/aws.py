@@ -1,6 +1,6 @@
 """The sandbox AWS account: a messaging company with some settings done right and some not.
 
-`seed_aws` builds the base (S3, IAM) and then runs every service seeder listed in `SEEDERS`;
+`seed_aws` builds the base (S3, IAM) and then runs every service seeder listed in `_seeders`;
 each seeder creates compliant and non-compliant examples for its evidence kinds.
 """
 
@@ -11,7 +11,12 @@ from typing import Any
 
 from collector.sandbox.base import client
 
-SEEDERS: list[Callable[[str], Any]] = []
+
+def _seeders() -> list[Callable[[str], Any]]:
+    """Service seeders, run after the base in this order (some configure the base's buckets)."""
+    from collector.sandbox import aws_data, aws_iam, aws_network, aws_s3
+
+    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed]
 
 
 def _bucket(endpoint: str, name: str, region: str) -> Any:
@@ -79,5 +84,5 @@ def remediate(endpoint: str) -> str:
 
 def seed_aws(endpoint: str) -> None:
     seed_base(endpoint)
-    for seeder in SEEDERS:
+    for seeder in _seeders():
         seeder(endpoint)

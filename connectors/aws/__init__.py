@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from connectors.aws import iam, s3
+from connectors.aws import (
+    dynamodb,
+    ec2,
+    eks,
+    elbv2,
+    iam,
+    kms,
+    organizations,
+    rds,
+    s3,
+    s3control,
+    secretsmanager,
+    sns,
+    sqs,
+)  # fmt: skip
 from connectors.aws.clients import AwsClients, AwsTarget, translate_error
 from connectors.aws.targets import AwsOrganization, open_target, region_status, units
 
-MODULES = (iam, s3)  # explicit registration: importing a module registers its kinds
+# Explicit registration: importing a module registers its kinds.
+MODULES = (dynamodb, ec2, eks, elbv2, iam, kms, organizations, rds, s3, s3control, secretsmanager, sns, sqs)
 
 # Calls the connector makes for every target whatever kinds run: who am I, which regions are
 # enabled, and in organization mode which accounts exist and the role assumed in each.

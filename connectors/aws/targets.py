@@ -4,7 +4,7 @@
   configured region that is not enabled for the account is skipped and recorded as such.
 - Organization mode: the management account's credentials list the accounts, and each account
   is read through a role assumed in it. An account whose role cannot be assumed yields gaps for
-  its own units only.
+  its own units only. Organization-wide kinds (SCPs) are read once, from the management account.
 """
 
 from __future__ import annotations
@@ -101,10 +101,17 @@ def open_target(target: AwsTarget, organization_role: str | None = None, externa
     return clients
 
 
+# Kinds read from the organization's management account only (member accounts are denied them).
+MANAGEMENT_ONLY_SERVICES = frozenset({"organizations"})
+
+
 def units(context: AwsClients | AwsOrganization, spec: KindSpec) -> list[UnitPlan]:
     if isinstance(context, AwsClients):
         return account_plans(context, spec)
     try:
+        if spec.name.split(".")[1] in MANAGEMENT_ONLY_SERVICES:
+            management = context.management
+            return account_plans(management, spec, prefix=f"{management.account_id}/")
         accounts = context.accounts()
     except Exception as exc:
         error = translate_error(exc)

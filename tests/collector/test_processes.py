@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from collector.sandbox import seed_aws as seed
+from ea_testkit.aws import MOTO_BLIND
 from ea_testkit.gate import Gate
 
 AGENT = str(Path(sys.executable).with_name("evidence-agent"))
@@ -23,7 +23,8 @@ AGENT = str(Path(sys.executable).with_name("evidence-agent"))
 def write_config(path: Path, endpoint: str, db_url: str) -> Path:
     path.write_text(yaml.safe_dump({
         "database_url": db_url,
-        "targets": [{"name": "prod", "provider": "aws", "regions": ["eu-west-1"], "endpoint_url": endpoint}],
+        "targets": [{"name": "prod", "provider": "aws", "regions": ["eu-west-1"], "endpoint_url": endpoint,
+                     "exclude_kinds": MOTO_BLIND}],
     }))  # fmt: skip
     return path
 
@@ -59,9 +60,8 @@ def pg_lock_released(db_url: str, pid: int) -> None:
     engine.dispose()
 
 
-def test_second_concurrent_collect_exits_4_and_first_completes(db_url, moto_endpoint, tmp_path):
-    seed(moto_endpoint)
-    with Gate(moto_endpoint, holds_encryption_read) as gate:
+def test_second_concurrent_collect_exits_4_and_first_completes(db_url, sandbox_endpoint, tmp_path):
+    with Gate(sandbox_endpoint, holds_encryption_read) as gate:
         config = write_config(tmp_path / "evidence-agent.yaml", gate.url, db_url)
         first = agent("collect", "--config", str(config), "--format", "json")
         wait_until_entered(gate, first)
@@ -76,9 +76,8 @@ def test_second_concurrent_collect_exits_4_and_first_completes(db_url, moto_endp
     assert json.loads(out)["run"]["status"] == "complete"
 
 
-def test_killed_collect_is_marked_aborted_by_the_next(db_url, moto_endpoint, tmp_path):
-    seed(moto_endpoint)
-    with Gate(moto_endpoint, holds_encryption_read) as gate:
+def test_killed_collect_is_marked_aborted_by_the_next(db_url, sandbox_endpoint, tmp_path):
+    with Gate(sandbox_endpoint, holds_encryption_read) as gate:
         config = write_config(tmp_path / "evidence-agent.yaml", gate.url, db_url)
         victim = agent("collect", "--config", str(config))
         wait_until_entered(gate, victim)

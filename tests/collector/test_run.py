@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from collector.run import collect
-from collector.sandbox import seed_aws as seed
 from collector.store.models import EvidenceState, Gap, Run, RunUnit
 from collector.store.query import EvidenceFilter, evidence
+from connectors.base import registered_kinds
 from ea_testkit.aws import aws_config, faulty_session, opener
 
 
@@ -20,9 +20,8 @@ def stored(engine: sa.Engine) -> dict[str, set[str]]:
     return kinds
 
 
-def test_full_run_stores_every_kind_and_is_complete(engine, moto_endpoint):
-    seed(moto_endpoint)
-    result = collect(aws_config(moto_endpoint, str(engine.url)), engine)
+def test_full_run_stores_every_kind_and_is_complete(engine, sandbox_endpoint):
+    result = collect(aws_config(sandbox_endpoint, str(engine.url)), engine)
     assert result.status == "complete" and result.gaps == []
     kinds = stored(engine)
     names = ("acme-chat-media-eu", "acme-audit-logs-eu", "acme-legacy-exports", "acme-web-assets")
@@ -35,11 +34,10 @@ def test_full_run_stores_every_kind_and_is_complete(engine, moto_endpoint):
     assert run.status == "complete" and run.seq == 1 and run.digest
 
 
-def test_access_denied_on_one_kind_gives_partial_run_and_one_gap(engine, moto_endpoint):
-    seed(moto_endpoint)
+def test_access_denied_on_one_kind_gives_partial_run_and_one_gap(engine, sandbox_endpoint):
     session = faulty_session({"s3.GetBucketEncryption": ("AccessDenied", 403)})
     with capture_logs() as logs:
-        result = collect(aws_config(moto_endpoint, str(engine.url)), engine, open_target=opener(session))
+        result = collect(aws_config(sandbox_endpoint, str(engine.url)), engine, open_target=opener(session))
     assert result.status == "partial"
     with Session(engine) as s:
         gaps = s.execute(sa.select(Gap)).scalars().all()
@@ -50,11 +48,8 @@ def test_access_denied_on_one_kind_gives_partial_run_and_one_gap(engine, moto_en
     ]
     assert "AccessDenied" in gaps[0].message
     assert run_status == "partial"
-    assert units == {
-        ("aws.s3.bucket.encryption", "global"): "gap",
-        ("aws.s3.bucket.public_access_block", "global"): "collected",
-        ("aws.iam.account.password_policy", "global"): "collected",
-    }
+    assert units.pop(("aws.s3.bucket.encryption", "global")) == "gap"
+    assert units and set(units.values()) == {"collected"}
     kinds = stored(engine)
     assert "aws.s3.bucket.encryption" not in kinds, "a denied unit must yield no evidence at all"
     assert len(kinds["aws.s3.bucket.public_access_block"]) == 4
@@ -63,49 +58,43 @@ def test_access_denied_on_one_kind_gives_partial_run_and_one_gap(engine, moto_en
     assert [(e["kind"], e["reason"]) for e in gap_logs] == [("aws.s3.bucket.encryption", "denied")]
 
 
-def test_gap_after_success_keeps_earlier_evidence_current(engine, moto_endpoint):
-    seed(moto_endpoint)
-    cfg = aws_config(moto_endpoint, str(engine.url))
+def test_gap_after_success_keeps_earlier_evidence_current(engine, sandbox_endpoint):
+    cfg = aws_config(sandbox_endpoint, str(engine.url))
     collect(cfg, engine)
+    with Session(engine) as s:
+        rows_after_first = s.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar()
     denied = faulty_session({"s3.GetBucketEncryption": ("AccessDenied", 403)})
     collect(cfg, engine, open_target=opener(denied))
     current = [r for r in evidence(engine, EvidenceFilter(kind="aws.s3.bucket.encryption"))]
     assert len(current) == 4 and all(r["last_seen"]["run"] == 1 for r in current)
     with Session(engine) as s:
-        assert s.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar() == 9
+        assert s.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar() == rows_after_first
 
 
-def test_every_unit_failing_makes_the_run_failed(engine, moto_endpoint):
-    session = faulty_session({
-        "s3.ListBuckets": ("AccessDenied", 403),
-        "iam.GetAccountPasswordPolicy": ("AccessDenied", 403),
-    })  # fmt: skip
-    result = collect(aws_config(moto_endpoint, str(engine.url)), engine, open_target=opener(session))
+def test_every_unit_failing_makes_the_run_failed(engine, sandbox_endpoint):
+    session = faulty_session({"*": ("AccessDenied", 403)})
+    result = collect(aws_config(sandbox_endpoint, str(engine.url)), engine, open_target=opener(session))
     assert result.status == "failed"
-    assert sorted(g.kind for g, _ in result.gaps) == [
-        "aws.iam.account.password_policy", "aws.s3.bucket.encryption", "aws.s3.bucket.public_access_block",
-    ]  # fmt: skip
+    assert {u.status for u in result.units} == {"gap"}
+    assert len(result.gaps) == len(result.units) > 3
 
 
-def test_a_crashing_connector_is_a_gap_not_a_crash(engine, moto_endpoint, monkeypatch):
+def test_a_crashing_connector_is_a_gap_not_a_crash(engine, sandbox_endpoint, monkeypatch):
     import connectors.aws.iam as iam
 
     def broken(*_args, **_kwargs):
         raise KeyError("PasswordPolicy")
 
     monkeypatch.setattr(iam, "observe_password_policy", broken)
-    seed(moto_endpoint)
-    result = collect(aws_config(moto_endpoint, str(engine.url)), engine)
+    result = collect(aws_config(sandbox_endpoint, str(engine.url)), engine)
     assert result.status == "partial"
     ((unit, error),) = result.gaps
     assert unit.kind == "aws.iam.account.password_policy"
     assert error.reason == "error" and "KeyError" in error.message
 
 
-def test_target_kind_filter_limits_units(engine, moto_endpoint):
-    seed(moto_endpoint)
-    result = collect(aws_config(moto_endpoint, str(engine.url), kinds=["aws.s3.*"]), engine)
-    assert sorted(u.kind for u in result.units) == [
-        "aws.s3.bucket.encryption",
-        "aws.s3.bucket.public_access_block",
-    ]
+def test_target_kind_filter_limits_units(engine, sandbox_endpoint):
+    result = collect(aws_config(sandbox_endpoint, str(engine.url), kinds=["aws.s3.*"]), engine)
+    kinds = {u.kind for u in result.units}
+    assert kinds == {k.name for k in registered_kinds("aws") if k.name.startswith("aws.s3.")}
+    assert "aws.iam.account.password_policy" not in kinds

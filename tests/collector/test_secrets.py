@@ -6,7 +6,6 @@ import pytest
 import sqlalchemy as sa
 
 from collector.run import collect
-from collector.sandbox import seed_aws as seed
 from collector.store.engine import make_engine, upgrade
 from ea_testkit.aws import aws_config
 
@@ -29,7 +28,7 @@ def everything_stored(engine: sa.Engine) -> str:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_no_credentials_or_passwords_in_the_store(backend, tmp_path, moto_endpoint, monkeypatch, request):
+def test_no_credentials_or_passwords_in_the_store(backend, tmp_path, sandbox_endpoint, monkeypatch, request):
     for key, value in PLANTED.items():
         monkeypatch.setenv(key, value)
     if backend == "sqlite":
@@ -37,10 +36,9 @@ def test_no_credentials_or_passwords_in_the_store(backend, tmp_path, moto_endpoi
     else:
         # trust authentication ignores the password, which lets the test plant one in the URL
         url = request.getfixturevalue("pg_url").replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
-    seed(moto_endpoint)
     engine = make_engine(url)
     upgrade(engine)
-    result = collect(aws_config(moto_endpoint, url), engine)
+    result = collect(aws_config(sandbox_endpoint, url), engine)
     assert result.status == "complete"
     dump = everything_stored(engine)
     assert "acme-chat-media-eu" in dump, "the dump must contain the evidence, or the grep proves nothing"

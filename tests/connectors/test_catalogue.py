@@ -14,7 +14,8 @@ from connectors.base import KIND_PATTERN, registered_kinds
 ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "evidence.md").read_text()
 PERMISSION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9*]+$")
-RESOURCE_ID = {"aws": re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:\S+$")}
+# AWS-managed resources (policies) carry "aws" where the account id goes.
+RESOURCE_ID = {"aws": re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+$")}
 KINDS = registered_kinds()
 
 

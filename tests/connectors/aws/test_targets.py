@@ -110,3 +110,12 @@ def test_organization_mode_collects_each_account_and_isolates_a_role_that_cannot
     assert collected == {f"{good}/global", "123456789012/global"}
     buckets = {r["resource_id"] for r in evidence(engine, EvidenceFilter(kind="aws.s3.bucket.encryption"))}
     assert buckets == {f"arn:aws:s3:::bucket-{good}", "arn:aws:s3:::bucket-123456789012"}
+
+
+def test_organization_kinds_are_read_once_from_the_management_account(aws_mock):
+    boto3.client("organizations", region_name="us-east-1").create_organization(FeatureSet="ALL")
+    org = AwsOrganization(AwsClients(AwsTarget(name="org", regions=("us-east-1",))), "EvidenceReader")
+    scp_kind = KindSpec("aws.organizations.policy.example", "aws", False, ("organizations:ListPolicies",),
+                        lambda aws, scope: iter(()), "")  # fmt: skip
+    (plan,) = units(org, scp_kind)
+    assert plan.scope == "123456789012/global" and plan.context is org.management
