@@ -145,7 +145,9 @@ TargetConfig = AwsTargetConfig
 
 class Config(Strict):
     database_url: str = DEFAULT_DATABASE_URL
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # Units collected at once. API calls in flight are bounded per target (`targets[].concurrency`),
+    # so this only needs to be large enough that small units never hold up large ones.
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     targets: Annotated[list[TargetConfig], Field(min_length=1)]
 
     @field_validator("database_url")

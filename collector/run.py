@@ -20,6 +20,7 @@ import structlog
 from collector.config import Config, TargetConfig
 from collector.store.lock import run_lock
 from collector.store.models import RunStatus, RunUnit
+from collector.store.query import last_unit_durations
 from collector.store.writer import UnitKey, abort_stale, open_run, seal_run, write_gap, write_skip, write_unit
 from connectors import PROVIDERS, collect_unit
 from connectors.base import CollectionError, Evidence, GapReason, KindSpec, UnitPlan, registered_kinds, utcnow
@@ -73,6 +74,18 @@ def plan_units(targets: list[TargetConfig], open_target: OpenTarget, contexts: l
             for plan in provider.units(context, spec):
                 units.append(Unit(UnitKey(target.name, spec.name, plan.scope), spec, plan))
     return units
+
+
+def schedule(units: list[Unit], durations: dict[tuple[str, str, str], float]) -> list[Unit]:
+    """Longest first, so the run does not end waiting on one big unit started late: by each unit's
+    duration in its last collection; without history, account-wide (global) units first, as they
+    cover every region."""
+
+    def weight(unit: Unit) -> tuple[float, int]:
+        key = (unit.key.target, unit.key.kind, unit.key.scope)
+        return (-durations.get(key, 0.0), 1 if unit.spec.regional else 0)
+
+    return sorted(units, key=weight)
 
 
 def run_one_unit(unit: Unit, clock: Clock) -> UnitOutcome:
@@ -140,7 +153,7 @@ def collect(
         bound.info("run started", targets=names)
         contexts: list[Any] = []
         try:
-            units = plan_units(selected, open_target, contexts)
+            units = schedule(plan_units(selected, open_target, contexts), last_unit_durations(engine, names))
             if on_planned:
                 on_planned(len(units))
             with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="unit") as pool:

@@ -87,6 +87,24 @@ def run_gaps(engine: sa.Engine, run_id: int) -> list[dict[str, Any]]:
         ]  # fmt: skip
 
 
+def last_unit_durations(engine: sa.Engine, targets: list[str]) -> dict[tuple[str, str, str], float]:
+    """Seconds each unit of these targets took the last time it was collected (for scheduling)."""
+    latest = (
+        sa.select(RunUnit.target, RunUnit.kind, RunUnit.scope, sa.func.max(RunUnit.run_id).label("run_id"))
+        .where(RunUnit.target.in_(targets), RunUnit.status == UnitStatus.COLLECTED)
+        .group_by(RunUnit.target, RunUnit.kind, RunUnit.scope)
+        .subquery()
+    )
+    rows = sa.select(RunUnit.target, RunUnit.kind, RunUnit.scope, RunUnit.collected_at, RunUnit.finished_at).join(
+        latest,
+        sa.and_(RunUnit.run_id == latest.c.run_id, RunUnit.target == latest.c.target,
+                RunUnit.kind == latest.c.kind, RunUnit.scope == latest.c.scope),
+    )  # fmt: skip
+    with Session(engine) as session:
+        return {(r.target, r.kind, r.scope): (r.finished_at - r.collected_at).total_seconds()
+                for r in session.execute(rows)}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EvidenceFilter:
     kind: str | None = None

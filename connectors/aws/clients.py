@@ -134,6 +134,8 @@ class AwsClients:
     base_session: boto3.Session | None = None
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _computing: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _create_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
@@ -197,8 +199,13 @@ class AwsClients:
 
     def client(self, service: str, region: str | None = None) -> Any:
         region = region or self.default_region
-        with self._lock:
-            key = (service, region)
+        key = (service, region)
+        existing = self._clients.get(key)  # no lock to find one: threads never wait on another's creation
+        if existing is not None:
+            return existing
+        # A boto3 session must not create clients from several threads at once: one creation at a time,
+        # on its own lock, so memo / fan_out / session users are not held up by a service model loading.
+        with self._create_lock:
             if key not in self._clients:
                 client = self._session().client(
                     service, region_name=region, endpoint_url=self.target.endpoint_url, config=self._config
@@ -230,13 +237,24 @@ class AwsClients:
                 self._pool = None
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Compute a value once per run (a bucket's region, the caller identity), shared by kinds."""
+        """Compute a value once per run (the bucket list, the caller identity), shared by kinds.
+
+        Kinds that ask at the same time wait for the first to finish (one computation, not one each).
+        A failed computation is not kept: the next caller tries again and gets its own error.
+        """
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
-        value = compute()
-        with self._lock:
-            return self._memo.setdefault(key, value)
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+            value = compute()
+            with self._lock:
+                self._memo[key] = value
+                self._computing.pop(key, None)
+            return value
 
     def identity(self) -> dict[str, str]:
         def call() -> dict[str, str]:

@@ -15,6 +15,7 @@ from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 LIST_PERMISSIONS = ("s3:ListAllMyBuckets", "s3:GetBucketLocation")
+MAX_BUCKETS_PER_PAGE = 10_000  # the API's maximum page
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,14 @@ def list_buckets(aws: AwsClients) -> list[Bucket]:
 
     def compute() -> list[Bucket]:
         s3 = aws.client("s3")
-        listed, list_op = list_all(s3, "list_buckets", "Buckets")
+        # With a parameter in the request, ListBuckets names each bucket's region (BucketRegion), which
+        # saves a GetBucketLocation per bucket; endpoints that leave it out get one per bucket instead.
+        listed, list_op = list_all(s3, "list_buckets", "Buckets", MaxBuckets=MAX_BUCKETS_PER_PAGE)
 
         def locate(entry: dict[str, Any]) -> Bucket:
+            if entry.get("BucketRegion"):
+                return Bucket(name=entry["Name"], region=entry["BucketRegion"], listing=to_jsonable(entry),
+                              operations=(list_op,))  # fmt: skip
             params = {"Bucket": entry["Name"]}
             resp = s3.get_bucket_location(**params)
             return Bucket(

@@ -98,3 +98,23 @@ def test_target_kind_filter_limits_units(engine, sandbox_endpoint):
     kinds = {u.kind for u in result.units}
     assert kinds == {k.name for k in registered_kinds("aws") if k.name.startswith("aws.s3.")}
     assert "aws.iam.account.password_policy" not in kinds
+
+
+def test_denied_service_in_one_region_and_a_region_not_enabled(engine, sandbox_endpoint):
+    session = faulty_session({"kms.ListKeys@eu-west-1": ("AccessDeniedException", 400)})
+    cfg = aws_config(sandbox_endpoint, str(engine.url), regions=["eu-west-1", "us-east-1", "ap-east-1"])
+    result = collect(cfg, engine, open_target=opener(session))
+    assert result.status == "partial"
+    with Session(engine) as s:
+        gaps = s.execute(sa.select(Gap.kind, Gap.scope, Gap.reason)).all()
+        units = s.execute(sa.select(RunUnit)).scalars().all()
+    assert gaps == [("aws.kms.key.rotation", "eu-west-1", "denied")]
+    skipped = [u for u in units if u.status == "skipped"]
+    regional = {k.name for k in registered_kinds("aws") if k.regional}
+    assert {(u.kind, u.scope) for u in skipped} == {(k, "ap-east-1") for k in regional}
+    assert all(u.note == "region ap-east-1 is not enabled for account 123456789012" for u in skipped)
+    collected = {(u.kind, u.scope) for u in units if u.status == "collected"}
+    assert ("aws.kms.key.rotation", "us-east-1") in collected
+    assert ("aws.rds.db_instance.backup", "eu-west-1") in collected
+    regions = {r["region"] for r in evidence(engine, EvidenceFilter(kind="aws.kms.key.rotation"))}
+    assert regions == {"us-east-1"}

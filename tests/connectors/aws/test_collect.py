@@ -75,3 +75,47 @@ def test_sdk_errors_come_out_typed(aws):
     with pytest.raises(CollectionError) as info:
         collect_unit(get_kind("aws.s3.bucket.public_access_block"), aws, "global")
     assert info.value.reason == GapReason.DENIED and info.value.operation == "ListBuckets"
+
+
+def test_memo_computes_once_for_concurrent_callers(aws):
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    computed = []
+
+    def slow():
+        computed.append(1)
+        started.set()
+        release.wait(timeout=30)
+        return "value"
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(aws.memo("k", slow)))
+    first.start()
+    assert started.wait(timeout=30)
+    second = threading.Thread(target=lambda: results.append(aws.memo("k", slow)))
+    second.start()
+    release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert results == ["value", "value"] and computed == [1]
+
+
+def test_bucket_region_from_listing_saves_the_location_call(aws):
+    """AWS's ListBuckets names each bucket's region when asked with a parameter; moto does not, so the
+    answer is given here by a hook, and GetBucketLocation must then not be called at all."""
+    make_bucket("eu-data", "eu-west-1")
+    s3 = aws.client("s3")
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+
+    def add_region(parsed, model, **_):
+        if model.name == "ListBuckets":
+            for bucket in parsed.get("Buckets", []):
+                bucket["BucketRegion"] = "eu-west-1"
+
+    s3.meta.events.register("after-call.s3.ListBuckets", add_region)
+    (evidence,) = collect_unit(get_kind("aws.s3.bucket.encryption"), aws, "global")
+    assert evidence.region == "eu-west-1"
+    assert "GetBucketLocation" not in calls and calls.count("ListBuckets") == 1
+    assert [op["operation"] for op in evidence.source["operations"]] == ["ListBuckets", "GetBucketEncryption"]

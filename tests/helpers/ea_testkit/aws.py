@@ -78,14 +78,19 @@ def faulty_session(faults: dict[str, tuple[str, int]]) -> boto3.Session:
     """A session whose clients answer `"service.Operation": (error code, http status)` without calling out."""
     session = boto3.Session(region_name="us-east-1")
 
-    def handler_for(code: str, status: int) -> Callable[..., AWSResponse]:
-        def handler(request: Any, event_name: str, **_: Any) -> AWSResponse:
+    def handler_for(code: str, status: int, region: str | None) -> Callable[..., AWSResponse | None]:
+        def handler(request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+            # SigV4 names the region in the credential scope: ".../20261127/eu-west-1/kms/aws4_request"
+            if region and f"/{region}/" not in str(request.headers.get("Authorization", "")):
+                return None
             return error_response(request, protocol_of(event_name, request), code, status, f"injected {code}")
 
         return handler
 
-    for event, (code, status) in faults.items():
-        session.events.register("before-send" if event == "*" else f"before-send.{event}", handler_for(code, status))
+    for key, (code, status) in faults.items():
+        event, _, region = key.partition("@")
+        name = "before-send" if event == "*" else f"before-send.{event}"
+        session.events.register(name, handler_for(code, status, region or None))
     return session
 
 
