@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from collector.store.engine import StoreError, display_url, make_engine, require
 from collector.store.lock import LockHeld
 from collector.store.models import RunStatus
 from collector.store.query import EvidenceFilter, evidence, list_runs, run_counts, run_gaps
-from connectors.base import registered_kinds
+from connectors.base import registered_kinds, rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
 RUN_EXIT = {RunStatus.COMPLETE: EXIT_OK, RunStatus.PARTIAL: EXIT_PARTIAL, RunStatus.FAILED: EXIT_FAILED}
@@ -232,6 +233,206 @@ def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) ->
         for problem in result.problems:
             out.print(f"  run {problem.run_id}: {problem.message}")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- controls
+
+controls_app = typer.Typer(help="Control status per framework at a point in time.", invoke_without_command=True)
+app.add_typer(controls_app, name="controls")
+FrameworkOption = Annotated[str, typer.Option("--framework", help="iso27001-2022, soc2-2017, gdpr or ccpa.")]
+AtOption = Annotated[str | None, typer.Option("--at", help="As it stood at this RFC 3339 time (UTC if no zone).")]
+
+
+def catalog_for(config: Path | None) -> Any:
+    from collector.config import config_path
+    from controls.catalog import load_catalog
+
+    path, named = config_path(config)
+    return load_config(config).catalog() if named or path.exists() else load_catalog()
+
+
+def check_framework(catalog: Any, framework: str) -> None:
+    if framework not in catalog.frameworks:
+        raise ConfigError(f"--framework: unknown framework {framework!r} (known: {', '.join(catalog.frameworks)})")
+
+
+@app.command("frameworks")
+def frameworks_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) -> None:
+    """List the framework catalogs with their control and mapping counts."""
+    catalog = catalog_for(config)
+    rows = [
+        {"id": f.id, "title": f.title, "version": f.version, "controls": len(f.controls),
+         "mapped_checks": len({link.check_id for link in f.links})}
+        for f in catalog.frameworks.values()
+    ]  # fmt: skip
+    if fmt == Format.json:
+        emit_json({"frameworks": rows, "catalog_digest": catalog.digest})
+        return
+    table = Table("framework", "title", "controls", "mapped checks")
+    for r in rows:
+        table.add_row(r["id"], r["title"], str(r["controls"]), str(r["mapped_checks"]))
+    out.print(table)
+
+
+@controls_app.callback()
+def controls_cmd(
+    ctx: typer.Context,
+    framework: FrameworkOption = "iso27001-2022",
+    config: ConfigOption = None,
+    at: AtOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Status of every control of a framework: compliant, non_compliant, not_collected, not_applicable, manual."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from collector.compliance import control_statuses
+
+    catalog = catalog_for(config)
+    check_framework(catalog, framework)
+    moment = parse_time(at, "--at")
+    statuses = control_statuses(read_engine(config), catalog, framework, moment)
+    if fmt == Format.json:
+        emit_json({"framework": framework, "at": at and rfc3339(moment), "catalog_digest": catalog.digest,
+                   "controls": [s.as_dict() for s in statuses]})  # type: ignore[arg-type]  # fmt: skip
+        return
+    colours = {"compliant": "green", "non_compliant": "red", "not_collected": "yellow", "manual": "blue"}
+    table = Table("control", "title", "status", "checks", "resources", "failures", "gaps", "attachments")
+    for s in statuses:
+        table.add_row(s.id, s.title, f"[{colours.get(s.status, 'white')}]{s.status}[/]", str(len(s.checks)),
+                      str(s.resources), str(s.failures), str(s.gaps), str(s.attachments))  # fmt: skip
+    out.print(table)
+    counts = Counter(s.status for s in statuses)
+    out.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+
+
+@controls_app.command("show")
+def controls_show_cmd(
+    control: Annotated[str, typer.Argument(help="Control id, e.g. 8.24 or CC6.1.")],
+    framework: FrameworkOption = "iso27001-2022",
+    config: ConfigOption = None,
+    at: AtOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """One control: its checks with strength and rationale, failing resources with reasons, gaps."""
+    from sqlalchemy.orm import Session
+
+    from collector.compliance import check_states, control_statuses
+
+    catalog = catalog_for(config)
+    check_framework(catalog, framework)
+    try:
+        catalog.framework(framework).control(control)
+    except KeyError as exc:
+        raise ConfigError(f"CONTROL: {exc.args[0]}") from None
+    moment = parse_time(at, "--at")
+    engine = read_engine(config)
+    status = next(s for s in control_statuses(engine, catalog, framework, moment) if s.id == control)
+    with Session(engine) as session:
+        states = check_states(session, moment)
+    detail = status.as_dict() | {"framework": framework, "checks": [
+        c | {"passed": states[c["check"]].passed, "failed": states[c["check"]].failed,
+             "not_applicable": states[c["check"]].not_applicable, "failures": states[c["check"]].failures,
+             "gaps": states[c["check"]].gaps}
+        for c in status.checks
+    ]}  # fmt: skip
+    if fmt == Format.json:
+        emit_json(detail)
+        return
+    out.print(f"{framework} {control} {status.title}: [bold]{status.status}[/]")
+    for c in detail["checks"]:
+        out.print(f"  {c['check']} ({c['strength']}): {c['passed']} pass, {c['failed']} fail, "
+                  f"{c['not_applicable']} n/a, {len(c['gaps'])} gaps — {c['rationale']}")  # fmt: skip
+        for f in c["failures"]:
+            out.print(f"    [red]fail[/] {f['resource_id']} ({f['region']}): {f['reason']}")
+        for g in c["gaps"]:
+            out.print(f"    [yellow]gap[/] {g['kind']} {g['target'] or ''} {g['scope'] or ''}: {g['reason']}")
+    if not status.checks:
+        out.print(f"  no automated check: manual evidence ({status.attachments} attachment(s))")
+
+
+@app.command("findings")
+def findings_cmd(
+    config: ConfigOption = None,
+    framework: Annotated[str | None, typer.Option(help="Only checks mapped to this framework.")] = None,
+    control: Annotated[str | None, typer.Option(help="Only checks mapped to this control (with --framework).")] = None,
+    check: Annotated[str | None, typer.Option(help="Only this check.")] = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    status: Annotated[str | None, typer.Option(help="pass, fail or not_applicable.")] = None,
+    at: AtOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """One row per check and resource: verdict, reason, region, mapped controls."""
+    from collector.compliance import findings
+
+    if status not in (None, "pass", "fail", "not_applicable"):
+        raise ConfigError(f"--status: {status!r} is not one of pass, fail, not_applicable")
+    if control and not framework:
+        raise ConfigError("--control: needs --framework")
+    catalog = catalog_for(config)
+    if framework:
+        check_framework(catalog, framework)
+    try:
+        rows = findings(read_engine(config), catalog, framework=framework, control=control, check=check,
+                        target=target, status=status, at=parse_time(at, "--at"))  # fmt: skip
+    except KeyError as exc:
+        raise ConfigError(f"--control: {exc.args[0]}") from None
+    if fmt == Format.json:
+        emit_json({"findings": rows})
+        return
+    table = Table("check", "resource", "region", "verdict", "reason")
+    for r in rows:
+        table.add_row(r["check"], r["resource_id"], r["region"], r["verdict"], r["reason"])
+    out.print(table)
+
+
+@app.command("attach")
+def attach_cmd(
+    file: Annotated[Path, typer.Argument(help="The evidence file (policy, training record, ...).")],
+    framework: Annotated[str, typer.Option("--framework", help="Framework id.")],
+    control: Annotated[str, typer.Option("--control", help="Control id.")],
+    note: Annotated[str | None, typer.Option(help="What the file shows.")] = None,
+    effective: Annotated[str | None, typer.Option(help="Date from which it applies (YYYY-MM-DD).")] = None,
+    config: ConfigOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Attach manual evidence to a control: hashed, stored, and sealed into the run chain."""
+    from collector.attachments import attach
+
+    catalog = catalog_for(config)
+    check_framework(catalog, framework)
+    try:
+        day = dt.date.fromisoformat(effective) if effective else None
+    except ValueError:
+        raise ConfigError(f"--effective: {effective!r} is not a date such as 2026-01-31") from None
+    engine = make_engine(database_url(config))
+    upgrade(engine)
+    record = attach(engine, catalog, framework, control, file, note=note, effective=day)
+    result = {
+        "id": record.id, "framework": framework, "control": control, "file": record.filename,
+        "sha256": record.blob_sha, "effective": record.effective_date.isoformat(), "run": record.run_id,
+    }  # fmt: skip
+    if fmt == Format.json:
+        emit_json(result)
+    else:
+        out.print(
+            f"attached {record.filename} (sha256 {record.blob_sha}) to {framework} {control}, run {record.run_id}"
+        )
+
+
+@app.command("coverage")
+def coverage_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) -> None:
+    """Per framework: controls with a primary automated check, supporting checks only, or manual only."""
+    from collector.compliance import coverage
+
+    rows = coverage(catalog_for(config))
+    if fmt == Format.json:
+        emit_json({"coverage": rows})
+        return
+    table = Table("framework", "controls", "primary automated", "supporting only", "manual only")
+    for r in rows:
+        table.add_row(r["framework"], str(r["controls"]), str(r["primary"]), str(r["supporting_only"]),
+                      str(r["manual_only"]))  # fmt: skip
+    out.print(table)
 
 
 class PermissionProvider(StrEnum):

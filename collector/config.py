@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.aws import AwsTarget
 from connectors.base import KindSpec, canonical_json, registered_kinds, sha256_hex
+from controls.base import Policy
+from controls.catalog import Catalog, CatalogError, load_catalog
 
 DEFAULT_CONFIG = Path("evidence-agent.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///evidence.db"
@@ -55,6 +57,25 @@ def _check_cron(expr: str) -> str:
     return expr
 
 
+class PolicyConfig(Strict):
+    """Policy parameters the checks use (see controls.base.Policy for the defaults)."""
+
+    allowed_regions: list[str] | None = None
+    max_access_key_age_days: Annotated[int, Field(ge=1)] | None = None
+    max_unused_credential_days: Annotated[int, Field(ge=1)] | None = None
+    min_password_length: Annotated[int, Field(ge=6, le=128)] | None = None
+    min_password_reuse_prevention: Annotated[int, Field(ge=0, le=24)] | None = None
+    min_log_retention_days: Annotated[int, Field(ge=1)] | None = None
+    min_backup_retention_days: Annotated[int, Field(ge=0)] | None = None
+    max_key_rotation_days: Annotated[int, Field(ge=1)] | None = None
+    required_pod_security_level: Literal["privileged", "baseline", "restricted"] | None = None
+    admin_ports: list[Annotated[int, Field(ge=0, le=65535)]] | None = None
+    allowed_member_domains: list[str] | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.model_dump(exclude_none=True).items()}
+
+
 class OrganizationConfig(Strict):
     """Collect every active account of the AWS Organization the target's credentials manage."""
 
@@ -75,6 +96,7 @@ class AwsTargetConfig(Strict):
     schedule: str = "0 * * * *"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     organization: OrganizationConfig | None = None
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)  # overrides the global policy for this target
     concurrency: Annotated[int, Field(ge=1, le=256, description="API calls in flight for this target")] = 16
     service_concurrency: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
         default_factory=lambda: {"iam": 4, "organizations": 2}
@@ -145,6 +167,8 @@ TargetConfig = AwsTargetConfig
 
 class Config(Strict):
     database_url: str = DEFAULT_DATABASE_URL
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    mapping_files: list[Path] = Field(default_factory=list, description="extra check -> control mapping files")
     # Units collected at once. API calls in flight are bounded per target (`targets[].concurrency`),
     # so this only needs to be large enough that small units never hold up large ones.
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
@@ -167,6 +191,16 @@ class Config(Strict):
     def digest(self) -> str:
         """Digest of what was asked for, stored on each run; not the database URL (it may hold a password)."""
         return sha256_hex(canonical_json(self.model_dump(mode="json", exclude={"database_url"})))
+
+    def policy_for(self, target: TargetConfig) -> Policy:
+        """Defaults, then the global `policy:`, then the target's own `policy:`."""
+        return Policy(**(self.policy.overrides() | target.policy.overrides()))
+
+    def catalog(self) -> Catalog:
+        try:
+            return load_catalog(self.mapping_files)
+        except CatalogError as exc:
+            raise ConfigError(f"mapping_files: {exc}") from None
 
     def target(self, name: str) -> TargetConfig:
         for target in self.targets:

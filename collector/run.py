@@ -21,9 +21,19 @@ from collector.config import Config, TargetConfig
 from collector.store.lock import run_lock
 from collector.store.models import RunStatus, RunUnit
 from collector.store.query import last_unit_durations
-from collector.store.writer import UnitKey, abort_stale, open_run, seal_run, write_gap, write_skip, write_unit
+from collector.store.writer import (
+    Judgement,
+    UnitKey,
+    abort_stale,
+    open_run,
+    seal_run,
+    write_gap,
+    write_skip,
+    write_unit,
+)
 from connectors import PROVIDERS, collect_unit
 from connectors.base import CollectionError, Evidence, GapReason, KindSpec, UnitPlan, registered_kinds, utcnow
+from controls.base import Policy, Subject, Verdict, checks_reading, judge
 
 log = structlog.get_logger("evidence_agent.run")
 
@@ -106,14 +116,35 @@ def run_one_unit(unit: Unit, clock: Clock) -> UnitOutcome:
         return UnitOutcome(unit.key, started, clock(), error=error)
 
 
-def _store(engine: sa.Engine, run_id: int, outcome: UnitOutcome, result: RunResult) -> RunUnit:
+def judge_unit(key: UnitKey, evidence: list[Evidence], policy: Policy) -> list[Judgement]:
+    """Every check reading this kind, on every resource of the unit. A check that breaks on the
+    evidence fails the resource with the error as reason: it never turns into a silent pass."""
+    judgements = []
+    for spec in checks_reading(key.kind):
+        for item in evidence:
+            subject = Subject(item.kind, item.resource_id, item.region, item.observed, at=item.collected_at)
+            try:
+                verdict = judge(spec, subject, policy)
+            except (TypeError, ValueError) as exc:
+                log.error("check error", check=spec.id, resource=item.resource_id, error=str(exc))
+                verdict = Verdict.failed(f"could not judge: {exc}")
+            judgements.append(Judgement(spec.id, item.resource_id, item.region, verdict.status, verdict.reason))
+    return judgements
+
+
+def _store(
+    engine: sa.Engine, run_id: int, outcome: UnitOutcome, result: RunResult, policies: dict[str, Policy]
+) -> RunUnit:
     key = outcome.key
     if outcome.skip is not None:
         log.info("unit skipped", target=key.target, kind=key.kind, scope=key.scope, reason=outcome.skip)
         return write_skip(engine, run_id, key, outcome.skip, outcome.started_at)
     if outcome.evidence is not None:
         try:
-            return write_unit(engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at)
+            judgements = judge_unit(key, outcome.evidence, policies[key.target])
+            return write_unit(
+                engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at, judgements
+            )
         except CollectionError as exc:  # the connector's output was inconsistent: keep nothing of it
             outcome.error = exc
     assert outcome.error is not None
@@ -147,7 +178,9 @@ def collect(
         aborted = abort_stale(engine, names, clock())
         for run_id in aborted:
             log.warning("marked an interrupted run aborted", run_id=run_id)
-        run_id = open_run(engine, names, config.digest(), clock())
+        catalog = config.catalog()
+        policies = {t.name: config.policy_for(t) for t in selected}
+        run_id = open_run(engine, names, config.digest(), clock(), catalog.digest)
         result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
         bound = log.bind(run_id=run_id)
         bound.info("run started", targets=names)
@@ -161,7 +194,7 @@ def collect(
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        stored = _store(engine, run_id, future.result(), result)
+                        stored = _store(engine, run_id, future.result(), result, policies)
                         result.units.append(stored)
                         if on_unit:
                             on_unit(stored)

@@ -1,4 +1,8 @@
 """Controls judge evidence: framework catalogs, check -> control mappings, pure checks.
 
-Empty until the controls issue lands; nothing here may call an API.
+Nothing here may call an API or touch the store. Importing the package registers every check.
 """
+
+from controls import checks
+
+__all__ = ["checks"]

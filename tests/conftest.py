@@ -138,3 +138,14 @@ def moto_endpoint(moto_server: str) -> str:
 @pytest.fixture
 def script(engine: sa.Engine) -> Script:
     return Script(engine)
+
+
+@pytest.fixture
+def collected_db(engine: sa.Engine, db_url: str, sandbox_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
+    """The sandbox account collected once into `engine`; read commands point at it."""
+    from collector.run import collect
+    from ea_testkit.aws import aws_config
+
+    collect(aws_config(sandbox_endpoint, db_url), engine)
+    monkeypatch.setenv("EVIDENCE_AGENT_DATABASE_URL", db_url)
+    return engine

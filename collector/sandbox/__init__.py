@@ -71,7 +71,8 @@ def write_config(workdir: Path, endpoint: str) -> Path:
     database = (workdir / "evidence.db").resolve()
     config = {
         "database_url": f"sqlite:///{database}",
-        "concurrency": 4,
+        # The company keeps personal data in the EU: anything elsewhere fails the residency check.
+        "policy": {"allowed_regions": ["eu-*"]},
         "targets": [{"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint}],
     }
     path = workdir / "evidence-agent.yaml"
@@ -108,6 +109,18 @@ def evidence_summary(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def control_summary(engine: Any, catalog: Any) -> Table:
+    """Per framework: how many controls are in each status now."""
+    from collector.compliance import control_statuses
+
+    statuses = ("compliant", "non_compliant", "not_collected", "not_applicable", "manual")
+    table = Table("framework", "controls", *statuses)
+    for framework in catalog.frameworks.values():
+        counts = Counter(s.status for s in control_statuses(engine, catalog, framework.id))
+        table.add_row(framework.id, str(len(framework.controls)), *(str(counts[s]) for s in statuses))
+    return table
+
+
 def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     from collector.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Format, run_collection
     from collector.config import load_config
@@ -129,10 +142,12 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     rows = list(evidence(engine, EvidenceFilter()))
     result = verify(engine)
     console.print(evidence_summary(rows))
+    console.print(control_summary(engine, cfg.catalog()))
     console.print(
         f"verify: {'ok' if result.ok else 'FAILED'} ({result.runs_checked} runs in the chain)\n"
         f"database: {workdir / 'evidence.db'}   config: {config_path}\n"
-        f"try: evidence-agent runs -c {config_path}   evidence-agent evidence -c {config_path} --format json"
+        f"try: evidence-agent controls -c {config_path} --framework gdpr   "
+        f"evidence-agent controls show 8.24 -c {config_path}   evidence-agent findings -c {config_path} --status fail"
     )
     if any(code == EXIT_PARTIAL for code in codes):
         console.print(

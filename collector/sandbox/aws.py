@@ -14,9 +14,9 @@ from collector.sandbox.base import client
 
 def _seeders() -> list[Callable[[str], Any]]:
     """Service seeders, run after the base in this order (some configure the base's buckets)."""
-    from collector.sandbox import aws_data, aws_iam, aws_network, aws_s3
+    from collector.sandbox import aws_data, aws_iam, aws_logging, aws_network, aws_s3
 
-    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed]
+    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_logging.seed]
 
 
 def _bucket(endpoint: str, name: str, region: str) -> Any:

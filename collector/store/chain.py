@@ -6,6 +6,8 @@ digest(run) = sha256 over newline-terminated canonical JSON lines:
   gaps     every gap, sorted
   opens    every interval the run opened: key, scope, state, blob, resource type, region, first-seen time
   obs      every (key, state sha256, blob sha256) observed in the run, sorted, as a compact array
+  attach   manual evidence attached in the run (file sha256, control, effective date)
+  verdicts every verdict interval the run opened or ended (what changed in the judgement)
   ends     every interval the run ended: key, state, reason, time, last seen
 "Observed in run R" is derived from the intervals: the unit was collected in R and the interval
 was open at R. So editing, inserting or deleting an evidence row or a blob changes the digest
@@ -23,7 +25,17 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.store.models import Blob, EvidenceState, Gap, Run, RunStatus, RunUnit, UnitStatus
+from collector.store.models import (
+    Attachment,
+    Blob,
+    EvidenceState,
+    Gap,
+    Run,
+    RunStatus,
+    RunUnit,
+    UnitStatus,
+    VerdictState,
+)
 from connectors.base import canonical_json, sha256_hex, state_sha
 
 GENESIS = "0" * 64
@@ -105,6 +117,24 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
     for row in observed:
         # A fixed-order array, not a sorted dict: the bulk of every digest, so kept cheap to encode.
         yield ["obs", row.target, row.kind, row.resource_id, row.state_sha, row.blob_sha]
+    for a in session.execute(
+        sa.select(Attachment).where(Attachment.run_id == run.id).order_by(Attachment.id)
+    ).scalars():
+        yield {"attachment": [a.framework, a.control_id], "blob": a.blob_sha, "filename": a.filename,
+               "note": a.note, "effective": a.effective_date.isoformat(), "at": _ts(a.attached_at)}  # fmt: skip
+    vs = VerdictState
+    for v in session.connection().execute(
+        sa.select(vs.check_id, vs.target, vs.resource_id, vs.verdict, vs.reason, vs.first_seen_at)
+        .where(vs.first_seen_run_id == run.id)
+        .order_by(vs.check_id, vs.target, vs.resource_id, vs.id)
+    ):
+        yield ["verdict", v.check_id, v.target, v.resource_id, v.verdict, v.reason, _ts(v.first_seen_at)]
+    for v in session.connection().execute(
+        sa.select(vs.check_id, vs.target, vs.resource_id, vs.end_reason, vs.ended_at)
+        .where(vs.ended_run_id == run.id)
+        .order_by(vs.check_id, vs.target, vs.resource_id, vs.id)
+    ):
+        yield ["verdict_end", v.check_id, v.target, v.resource_id, v.end_reason, _ts(v.ended_at)]
     ends = session.execute(
         sa.select(es).where(es.ended_run_id == run.id).order_by(es.target, es.kind, es.resource_id, es.id)
     ).scalars()
@@ -206,6 +236,15 @@ def _check_blobs(session: Session, result: Verification) -> None:
             continue
         seq = session.execute(sa.select(Run.seq).where(Run.id == row.first_seen_run_id)).scalar()
         result.problems.append(Problem(row.first_seen_run_id, seq, msg))
+    attached = session.execute(
+        sa.select(Attachment.id, Attachment.filename, Attachment.blob_sha, Attachment.run_id, Run.seq)
+        .join(Run, Run.id == Attachment.run_id, isouter=True)
+        .where(Attachment.blob_sha.in_(bad_blobs) if bad_blobs else sa.false())
+    )
+    for row in attached:
+        result.problems.append(
+            Problem(row.run_id, row.seq, f"attachment {row.id} ({row.filename}): its file was altered after attaching")
+        )
 
 
 def _check_interval_runs(session: Session, result: Verification) -> None:

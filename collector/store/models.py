@@ -164,21 +164,33 @@ class Gap(SQLModel, table=True):
 
 
 class VerdictState(SQLModel, table=True):
-    """Interval of one (check, resource) verdict; filled by the controls layer."""
+    """Interval in which one check's verdict (and reason) on one resource did not change.
+
+    Written with the evidence of the unit (target, kind, scope) the check read, by the same rules:
+    unchanged moves nothing, a change ends and opens, a resource gone ends it (`removed`), a unit
+    that failed leaves it open.
+    """
 
     __tablename__ = "verdict_state"
-    __table_args__ = (sa.Index("ix_verdict_state_key", "check_id", "target", "resource_id", "ended_run_id"),)
+    __table_args__ = (
+        sa.Index("ix_verdict_state_key", "check_id", "target", "resource_id", "ended_run_id"),
+        sa.Index("ix_verdict_state_unit", "target", "kind", "scope", "ended_run_id"),
+        sa.Index("ix_verdict_state_time", "first_seen_at", "ended_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     check_id: str = Field(max_length=255)
     target: str = Field(max_length=255)
+    kind: str = Field(max_length=255)
+    scope: str = Field(max_length=64)
     resource_id: str = Field(max_length=2048)
+    region: str = Field(max_length=64)
     verdict: str = Field(max_length=16)
     reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    evidence_state_id: int | None = Field(default=None, foreign_key="evidence_state.id")
     first_seen_run_id: int = Field(foreign_key="run.id")
     first_seen_at: dt.datetime = utc_column()
     ended_run_id: int | None = Field(default=None, foreign_key="run.id")
     ended_at: dt.datetime | None = utc_column(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=16)
 
 
 class DriftEvent(SQLModel, table=True):

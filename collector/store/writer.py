@@ -22,10 +22,31 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from collector.store.chain import seal
-from collector.store.models import Blob, EndReason, EvidenceState, Gap, Run, RunStatus, RunUnit, UnitStatus
+from collector.store.models import (
+    Blob,
+    EndReason,
+    EvidenceState,
+    Gap,
+    Run,
+    RunStatus,
+    RunUnit,
+    UnitStatus,
+    VerdictState,
+)
 from connectors.base import CollectionError, Evidence, agent_version, canonical_json, sha256_hex
 
 CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """One check's verdict on one resource of the unit."""
+
+    check_id: str
+    resource_id: str
+    region: str
+    verdict: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +66,20 @@ def blob_bytes(evidence: Evidence) -> bytes:
     return canonical_json(doc).encode("utf-8")
 
 
-def open_run(engine: sa.Engine, targets: list[str], config_digest: str, started_at: dt.datetime) -> int:
+def open_run(
+    engine: sa.Engine,
+    targets: list[str],
+    config_digest: str,
+    started_at: dt.datetime,
+    catalog_digest: str | None = None,
+) -> int:
     with Session(engine) as session, session.begin():
         run = Run(
             status=RunStatus.RUNNING,
             started_at=started_at,
             agent_version=agent_version(),
             config_digest=config_digest,
+            catalog_digest=catalog_digest,
             targets=sorted(targets),
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -89,6 +117,36 @@ def _store_blobs(session: Session, blobs: dict[str, bytes]) -> None:
         session.execute(sa.insert(Blob), list(part))
 
 
+def _write_verdicts(session: Session, run_id: int, unit: UnitKey, judgements: list[Judgement], at: dt.datetime) -> None:
+    """The same interval scheme for (check, resource) verdicts of this unit."""
+    vs = VerdictState
+    open_rows = session.connection().execute(
+        sa.select(vs.id, vs.check_id, vs.resource_id, vs.verdict, vs.reason).where(
+            vs.target == unit.target, vs.kind == unit.kind, vs.scope == unit.scope, vs.ended_run_id.is_(None)
+        )
+    )
+    current = {(r.check_id, r.resource_id): (r.id, r.verdict, r.reason) for r in open_rows}
+    ended: dict[EndReason, list[int]] = {EndReason.CHANGED: [], EndReason.REMOVED: []}
+    fresh = []
+    for j in {(j.check_id, j.resource_id): j for j in judgements}.values():
+        was = current.pop((j.check_id, j.resource_id), None)
+        if was and (was[1], was[2]) == (j.verdict, j.reason):
+            continue
+        if was:
+            ended[EndReason.CHANGED].append(was[0])
+        fresh.append({"check_id": j.check_id, "target": unit.target, "kind": unit.kind, "scope": unit.scope,
+                      "resource_id": j.resource_id, "region": j.region, "verdict": j.verdict, "reason": j.reason,
+                      "first_seen_run_id": run_id, "first_seen_at": at})  # fmt: skip
+    ended[EndReason.REMOVED].extend(row[0] for row in current.values())
+    for reason, ids in ended.items():
+        for part in chunks(ids):
+            session.execute(
+                sa.update(vs).where(vs.id.in_(part)).values(ended_run_id=run_id, ended_at=at, end_reason=reason)
+            )
+    for part in chunks(fresh):
+        session.execute(sa.insert(vs), list(part))
+
+
 def write_unit(
     engine: sa.Engine,
     run_id: int,
@@ -96,6 +154,7 @@ def write_unit(
     evidence: list[Evidence],
     collected_at: dt.datetime,
     finished_at: dt.datetime,
+    judgements: list[Judgement] | None = None,
 ) -> RunUnit:
     by_resource: dict[str, tuple[Evidence, str]] = {}
     for item in evidence:
@@ -172,6 +231,7 @@ def write_unit(
         _store_blobs(session, blobs)
         for part in chunks(rows):
             session.execute(sa.insert(EvidenceState), list(part))
+        _write_verdicts(session, run_id, unit, judgements or [], collected_at)
 
         outcome = RunUnit(
             run_id=run_id,

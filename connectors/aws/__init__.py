@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from connectors.aws import (
+    cloudtrail,
+    configservice,
     dynamodb,
     ec2,
     eks,
     elbv2,
+    guardduty,
     iam,
     kms,
+    logs,
     organizations,
     rds,
     s3,
@@ -21,7 +25,10 @@ from connectors.aws.clients import AwsClients, AwsTarget, translate_error
 from connectors.aws.targets import AwsOrganization, open_target, region_status, units
 
 # Explicit registration: importing a module registers its kinds.
-MODULES = (dynamodb, ec2, eks, elbv2, iam, kms, organizations, rds, s3, s3control, secretsmanager, sns, sqs)
+MODULES = (
+    cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, s3,
+    s3control, secretsmanager, sns, sqs,
+)  # fmt: skip
 
 # Calls the connector makes for every target whatever kinds run: who am I, which regions are
 # enabled, and in organization mode which accounts exist and the role assumed in each.

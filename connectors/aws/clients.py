@@ -231,10 +231,12 @@ class AwsClients:
         return list(pool.map(fn, items))
 
     def close(self) -> None:
+        # Take the pool out under the lock, but wait for its workers outside it: a worker still
+        # running (after another one failed) may need the lock, e.g. in `memo`.
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Compute a value once per run (the bucket list, the caller identity), shared by kinds.

@@ -119,3 +119,25 @@ def test_bucket_region_from_listing_saves_the_location_call(aws):
     assert evidence.region == "eu-west-1"
     assert "GetBucketLocation" not in calls and calls.count("ListBuckets") == 1
     assert [op["operation"] for op in evidence.source["operations"]] == ["ListBuckets", "GetBucketEncryption"]
+
+
+def test_close_does_not_deadlock_with_workers_still_in_memo(aws):
+    """A fan_out whose first task fails leaves others running; closing must wait for them without
+    holding the lock they need."""
+    import threading
+
+    release = threading.Event()
+
+    def task(i):
+        if i == 0:
+            raise RuntimeError("first task fails")
+        release.wait(timeout=30)
+        return aws.memo(f"k{i}", lambda: i)
+
+    with pytest.raises(RuntimeError):
+        aws.fan_out(task, range(4))
+    closer = threading.Thread(target=aws.close)
+    closer.start()
+    release.set()
+    closer.join(timeout=30)
+    assert not closer.is_alive(), "close() deadlocked"
