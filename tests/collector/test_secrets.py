@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from collector.run import collect
+from collector.sandbox import aws_data, aws_iam
 from collector.store.engine import make_engine, upgrade
 from ea_testkit.aws import aws_config
 
@@ -42,7 +43,11 @@ def test_no_credentials_or_passwords_in_the_store(backend, tmp_path, sandbox_end
     assert result.status == "complete"
     dump = everything_stored(engine)
     assert "acme-chat-media-eu" in dump, "the dump must contain the evidence, or the grep proves nothing"
-    for secret in (*PLANTED.values(), DB_PASSWORD):
+    # The sandbox itself plants secret values: Secrets Manager values, RDS master passwords, IAM login
+    # passwords. None of them may reach the store; access key secrets of the session neither.
+    sandbox_secrets = (aws_data.SANDBOX_PASSWORD, "sandbox-only-not-a-key", aws_iam.PASSWORD)
+    assert "prod/push/apns-key" in dump, "the secret's metadata is collected, so its absence below means something"
+    for secret in (*PLANTED.values(), DB_PASSWORD, *sandbox_secrets):
         assert secret not in dump
     if backend == "sqlite":
         raw_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("evidence.db*"))
