@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -437,6 +438,8 @@ def coverage_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) 
 
 class PermissionProvider(StrEnum):
     aws = "aws"
+    gcp = "gcp"
+    kubernetes = "kubernetes"
 
 
 @app.command("permissions")
@@ -447,10 +450,17 @@ def permissions_cmd(
         bool, typer.Option("--organization", help="The management-account policy for organization mode instead.")
     ] = False,
 ) -> None:
-    """Print the least-privilege IAM policy (JSON) for the enabled evidence kinds (all of them without a config)."""
+    """Print least privilege for the evidence kinds: AWS IAM policy JSON, GCP custom role JSON, or the
+    Kubernetes ClusterRole YAML."""
     from collector.config import config_path
-    from collector.permissions import aws_organization_policy, aws_policy
+    from collector.permissions import aws_organization_policy, aws_policy, gcp_role, kubernetes_cluster_role
 
+    if provider == PermissionProvider.kubernetes:
+        sys.stdout.write(yaml.safe_dump(kubernetes_cluster_role(), sort_keys=False))
+        return
+    if provider == PermissionProvider.gcp:
+        emit_json(gcp_role())
+        return
     path, named = config_path(config)
     cfg = load_config(config) if named or path.exists() else None
     emit_json(aws_organization_policy() if organization else aws_policy(cfg))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -83,20 +83,47 @@ class OrganizationConfig(Strict):
     external_id: str | None = None
 
 
-class AwsTargetConfig(Strict):
+class BaseTarget(Strict):
+    """What every target has: a unique name, which kinds to collect, when, and its policy overrides."""
+
+    kind_provider: ClassVar[str]  # the prefix of this provider's evidence kinds
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+    kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds to collect; all if empty")
+    exclude_kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds not to collect")
+    schedule: str = "0 * * * *"
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)  # overrides the global policy for this target
+
+    @field_validator("kinds", "exclude_kinds")
+    @classmethod
+    def _kinds(cls, patterns: list[str]) -> list[str]:
+        names = [k.name for k in registered_kinds(cls.kind_provider)]
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                raise ValueError(
+                    f"{pattern!r} matches no {cls.kind_provider} evidence kind (see `evidence-agent kinds`)"
+                )
+        return patterns
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, expr: str) -> str:
+        return _check_cron(expr)
+
+    def wants(self, spec: KindSpec) -> bool:
+        """Whether this target collects the kind: it matches `kinds` (or all) and no `exclude_kinds`."""
+        return spec.matches(self.kinds) and not (self.exclude_kinds and spec.matches(self.exclude_kinds))
+
+
+class AwsTargetConfig(BaseTarget):
+    kind_provider: ClassVar[str] = "aws"
     provider: Literal["aws"]
     regions: Annotated[list[str], Field(min_length=1)] | Literal["all-enabled"] = ["us-east-1"]
     endpoint_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
     assume_role_arn: str | None = None
     external_id: str | None = None
     profile: str | None = None
-    kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds to collect; all if empty")
-    exclude_kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds not to collect")
-    schedule: str = "0 * * * *"
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     organization: OrganizationConfig | None = None
-    policy: PolicyConfig = Field(default_factory=PolicyConfig)  # overrides the global policy for this target
     concurrency: Annotated[int, Field(ge=1, le=256, description="API calls in flight for this target")] = 16
     service_concurrency: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
         default_factory=lambda: {"iam": 4, "organizations": 2}
@@ -121,24 +148,6 @@ class AwsTargetConfig(Strict):
             raise ValueError("expected an IAM role ARN such as 'arn:aws:iam::123456789012:role/EvidenceReader'")
         return arn
 
-    @field_validator("kinds", "exclude_kinds")
-    @classmethod
-    def _kinds(cls, patterns: list[str]) -> list[str]:
-        names = [k.name for k in registered_kinds("aws")]
-        for pattern in patterns:
-            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                raise ValueError(f"{pattern!r} matches no AWS evidence kind (see `evidence-agent kinds`)")
-        return patterns
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, expr: str) -> str:
-        return _check_cron(expr)
-
-    def wants(self, spec: KindSpec) -> bool:
-        """Whether this target collects the kind: it matches `kinds` (or all) and no `exclude_kinds`."""
-        return spec.matches(self.kinds) and not (self.exclude_kinds and spec.matches(self.exclude_kinds))
-
     def connector_target(self) -> AwsTarget:
         return AwsTarget(
             name=self.name,
@@ -162,7 +171,65 @@ class AwsTargetConfig(Strict):
         )
 
 
-TargetConfig = AwsTargetConfig
+class KubernetesTargetConfig(BaseTarget):
+    """A cluster: through a kubeconfig (file and context), or in-cluster with the pod's service account."""
+
+    kind_provider: ClassVar[str] = "k8s"
+    provider: Literal["kubernetes"]
+    kubeconfig: Path | None = None  # default: $KUBECONFIG or ~/.kube/config
+    context: str | None = None
+    in_cluster: bool = False
+    cluster: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] | None = None  # default: name
+    chunk_size: Annotated[int, Field(ge=10, le=5000)] = 500
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> KubernetesTargetConfig:
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise ValueError("in_cluster: true uses the pod's service account; remove kubeconfig/context")
+        return self
+
+    def connector_target(self) -> Any:
+        from connectors.kubernetes import KubernetesTarget
+
+        return KubernetesTarget(name=self.name, cluster=self.cluster or self.name,
+                                kubeconfig=str(self.kubeconfig) if self.kubeconfig else None, context=self.context,
+                                in_cluster=self.in_cluster, chunk_size=self.chunk_size)  # fmt: skip
+
+    def open(self) -> Any:
+        from connectors import kubernetes
+
+        return kubernetes.open_target(self.connector_target())
+
+
+class GcpTargetConfig(BaseTarget):
+    """Projects by id, or every active project of an organization (with its org-level settings)."""
+
+    kind_provider: ClassVar[str] = "gcp"
+    provider: Literal["gcp"]
+    organization_id: Annotated[str, Field(pattern=r"^\d{1,20}$")] | None = None
+    projects: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]] = Field(default_factory=list)
+    endpoint: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None  # tests, private endpoints
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> GcpTargetConfig:
+        if not self.organization_id and not self.projects:
+            raise ValueError("give organization_id, projects, or both")
+        return self
+
+    def connector_target(self) -> Any:
+        from connectors.gcp import GcpTarget
+
+        return GcpTarget(name=self.name, organization_id=self.organization_id, projects=tuple(self.projects),
+                         endpoint=self.endpoint)  # fmt: skip
+
+    def open(self) -> Any:
+        from connectors import gcp
+
+        return gcp.open_target(self.connector_target())
+
+
+TargetConfig = Annotated[AwsTargetConfig | KubernetesTargetConfig | GcpTargetConfig, Field(discriminator="provider")]
+PROVIDER_NAMES = ("aws", "gcp", "kubernetes")
 
 
 class Config(Strict):
@@ -223,6 +290,8 @@ def normalize_database_url(url: str) -> str:
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
+    # pydantic names the union member in the path (targets.0.aws.regions): the user never wrote that
+    loc = tuple(p for i, p in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and p in PROVIDER_TAGS))
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -231,8 +300,15 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+PROVIDER_TAGS = ("aws", "kubernetes", "gcp", "function-after[_one_way_in()]")
+
+
 def _message(err: dict[str, Any]) -> str:
     kind = err["type"]
+    if kind == "union_tag_invalid":
+        return f"unknown provider {err['ctx']['tag']!r}; expected one of {', '.join(PROVIDER_NAMES)}"
+    if kind == "union_tag_not_found":
+        return f"provider is missing; expected one of {', '.join(PROVIDER_NAMES)}"
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
@@ -242,7 +318,13 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def format_validation_error(origin: str, exc: ValidationError) -> list[str]:
-    return [f"{origin}: {_field_path(tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
+    lines = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "provider")
+        lines.append(f"{origin}: {_field_path(loc)}: {_message(e)}")
+    return lines
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from connectors.base import registered_kinds
 
 def aws_actions(config: Config | None) -> list[str]:
     """Every IAM action the enabled AWS kinds need (all AWS kinds when there is no config)."""
-    targets = [t for t in config.targets if t.provider == "aws"] if config else []
+    targets = [t for t in config.targets if t.kind_provider == "aws"] if config else []
     kinds = registered_kinds("aws")
     if targets:
         kinds = [k for k in kinds if any(t.wants(k) for t in targets)]
@@ -40,3 +40,29 @@ def aws_organization_policy() -> dict[str, Any]:
              "Resource": "*"}
         ],
     }  # fmt: skip
+
+
+def kubernetes_cluster_role(name: str = "evidence-agent-reader") -> dict[str, Any]:
+    """The ClusterRole the Kubernetes kinds need: declared as "<verb> <apiGroup>/<resource>" (core = "")."""
+    by_rule: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    needed: dict[tuple[str, str], set[str]] = {}
+    for kind in registered_kinds("k8s"):
+        for permission in kind.permissions:
+            verb, _, target = permission.partition(" ")
+            group, _, resource = target.rpartition("/")
+            needed.setdefault(("" if group == "core" else group, resource), set()).add(verb)
+    for (group, resource), verbs in needed.items():
+        by_rule.setdefault((group, tuple(sorted(verbs))), set()).add(resource)
+    rules = [
+        {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
+        for (group, verbs), resources in sorted(by_rule.items())
+    ]
+    metadata = {"name": name, "labels": {"app.kubernetes.io/name": "evidence-agent"}}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": metadata, "rules": rules}
+
+
+def gcp_role() -> dict[str, Any]:
+    """A custom IAM role (gcloud iam roles create --file) with exactly the permissions the GCP kinds need."""
+    permissions = sorted({p for kind in registered_kinds("gcp") for p in kind.permissions})
+    return {"title": "Evidence Agent Reader", "description": "Read-only access for evidence-agent",
+            "stage": "GA", "includedPermissions": permissions}  # fmt: skip

@@ -75,10 +75,10 @@ def plan_units(targets: list[TargetConfig], open_target: OpenTarget, contexts: l
     """Every unit of every selected kind of every target; opened contexts are appended to `contexts`."""
     units = []
     for target in targets:
-        provider = PROVIDERS[target.provider]
+        provider = PROVIDERS[target.kind_provider]
         context = open_target(target)
         contexts.append(context)
-        for spec in registered_kinds(target.provider):
+        for spec in registered_kinds(target.kind_provider):
             if not target.wants(spec):
                 continue
             for plan in provider.units(context, spec):

@@ -50,7 +50,7 @@ CASES = {
     ),
     "unknown provider": (
         GOOD.replace("provider: aws", "provider: azure"),
-        "targets[0].provider: Input should be 'aws'",
+        "targets[0].provider: unknown provider 'azure'; expected one of aws, gcp, kubernetes",
     ),
     "no targets": (
         "database_url: sqlite:///x.db\ntargets: []\n",
@@ -62,7 +62,7 @@ CASES = {
     ),
     "bad kind pattern": (
         GOOD + "    kinds: [aws.nothing.*]\n",
-        "targets[0].kinds: 'aws.nothing.*' matches no AWS",
+        "targets[0].kinds: 'aws.nothing.*' matches no aws evidence kind",
     ),
     "bad cron": (GOOD + "    schedule: every hour\n", "targets[0].schedule: not a 5-field cron"),
 }
@@ -154,3 +154,22 @@ def test_read_command_without_database_says_what_to_do(tmp_path, capsys):
     assert run_main("runs") == 2
     assert "no evidence database at evidence.db" in capsys.readouterr().err
     assert not Path("evidence.db").exists(), "a read command must not create a database"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("{name: c, provider: kubernetes, in_cluster: true, context: x}", "in_cluster: true uses the pod's"),
+        ("{name: c, provider: kubernetes, chunk_size: 1}", "targets[0].chunk_size: Input should be greater than"),
+        ("{name: g, provider: gcp}", "give organization_id, projects, or both"),
+        ("{name: g, provider: gcp, projects: [Not_A_Project]}", "targets[0].projects[0]: String should match"),
+        ("{name: g, provider: gcp, organization_id: acme}", "targets[0].organization_id: String should match"),
+        ("{name: x}", "targets[0].provider: provider is missing"),
+    ],
+)
+def test_kubernetes_and_gcp_targets_are_validated(target, expected, tmp_path, capsys):
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text(f"targets:\n  - {target}\n")
+    assert run_main("collect", "--config", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err

@@ -13,9 +13,17 @@ from connectors.base import KIND_PATTERN, registered_kinds
 
 ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "evidence.md").read_text()
-PERMISSION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9*]+$")
+PERMISSION = {
+    "aws": re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9*]+$"),  # IAM action
+    "k8s": re.compile(r"^(get|list|watch) [a-z0-9.-]+/[a-z]+$"),  # RBAC verb on group/resource, read-only
+    "gcp": re.compile(r"^[a-z]+(\.[a-zA-Z]+){2,}$"),  # IAM permission
+}
 # AWS-managed resources (policies) carry "aws" where the account id goes.
-RESOURCE_ID = {"aws": re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+$")}
+RESOURCE_ID = {
+    "aws": re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+$"),
+    "k8s": re.compile(r"^k8s://[^/]+/[^/]*/[A-Za-z]+/[^/]+$"),
+    "gcp": re.compile(r"^//[a-z]+\.googleapis\.com/\S+$"),
+}
 KINDS = registered_kinds()
 
 
@@ -39,7 +47,8 @@ def test_kinds_exist_and_are_unique():
 def test_kind_is_well_formed_and_declares_permissions(spec):
     assert KIND_PATTERN.match(spec.name)
     assert spec.description, "the collecting function needs a docstring: it is shown by `evidence-agent kinds`"
-    assert spec.permissions and all(PERMISSION.match(p) for p in spec.permissions), spec.permissions
+    pattern = PERMISSION[spec.provider]
+    assert spec.permissions and all(pattern.match(p) for p in spec.permissions), spec.permissions
 
 
 @pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
