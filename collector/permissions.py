@@ -46,9 +46,13 @@ def kubernetes_cluster_role(name: str = "evidence-agent-reader") -> dict[str, An
     """The ClusterRole the Kubernetes kinds need: declared as "<verb> <apiGroup>/<resource>" (core = "")."""
     by_rule: dict[tuple[str, tuple[str, ...]], set[str]] = {}
     needed: dict[tuple[str, str], set[str]] = {}
+    urls: dict[str, set[str]] = {}
     for kind in registered_kinds("k8s"):
         for permission in kind.permissions:
             verb, _, target = permission.partition(" ")
+            if target.startswith("/"):  # a non-resource URL such as /version
+                urls.setdefault(target, set()).add(verb)
+                continue
             group, _, resource = target.rpartition("/")
             needed.setdefault(("" if group == "core" else group, resource), set()).add(verb)
     for (group, resource), verbs in needed.items():
@@ -56,7 +60,7 @@ def kubernetes_cluster_role(name: str = "evidence-agent-reader") -> dict[str, An
     rules = [
         {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
         for (group, verbs), resources in sorted(by_rule.items())
-    ]
+    ] + [{"nonResourceURLs": [url], "verbs": sorted(verbs)} for url, verbs in sorted(urls.items())]
     metadata = {"name": name, "labels": {"app.kubernetes.io/name": "evidence-agent"}}
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": metadata, "rules": rules}
 

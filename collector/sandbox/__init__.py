@@ -67,13 +67,17 @@ def sandbox_credentials() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def write_config(workdir: Path, endpoint: str) -> Path:
+def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any]] = ()) -> Path:  # type: ignore[assignment]
     database = (workdir / "evidence.db").resolve()
     config = {
         "database_url": f"sqlite:///{database}",
-        # The company keeps personal data in the EU: anything elsewhere fails the residency check.
-        "policy": {"allowed_regions": ["eu-*"]},
-        "targets": [{"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint}],
+        # The company keeps personal data in the EU: anything elsewhere fails the residency check
+        # (AWS and Kubernetes name EU regions eu-*, GCP europe-* and the EU multi-region "eu").
+        "policy": {"allowed_regions": ["eu-*", "europe-*", "eu"]},
+        "targets": [
+            {"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint},
+            *extra_targets,
+        ],
     }
     path = workdir / "evidence-agent.yaml"
     path.write_text(
@@ -121,19 +125,44 @@ def control_summary(engine: Any, catalog: Any) -> Table:
     return table
 
 
+@contextlib.contextmanager
+def extra_sandboxes() -> Iterator[dict[str, list[Any]]]:
+    """The recorded GCP organization, when its connector is installed."""
+    try:
+        from collector.sandbox.gcp import fake_gcp
+    except ImportError:
+        yield {"targets": [], "notes": []}
+        return
+    with fake_gcp() as gcp:
+        yield {"targets": [gcp_target(gcp)], "notes": [f"sandbox: recorded GCP APIs on {gcp.endpoint}"]}
+
+
+def gcp_target(gcp: Any) -> dict[str, Any]:
+    from collector.sandbox.gcp import ORGANIZATION_ID
+
+    return {"name": "sandbox-gcp", "provider": "gcp", "endpoint": gcp.endpoint, "organization_id": ORGANIZATION_ID}
+
+
 def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     from collector.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Format, run_collection
     from collector.config import load_config
+    from collector.sandbox.k8s import fake_apiserver
     from collector.store.chain import verify
     from collector.store.engine import make_engine
     from collector.store.query import EvidenceFilter, evidence
 
     workdir.mkdir(parents=True, exist_ok=True)
     fresh_database(workdir)
-    with moto_server() as endpoint, sandbox_credentials():
+    with moto_server() as endpoint, sandbox_credentials(), fake_apiserver() as cluster, extra_sandboxes() as extra:
         console.print(f"sandbox: fake AWS account on {endpoint} (moto), regions {', '.join(REGIONS)}")
+        console.print(f"sandbox: recorded Kubernetes cluster API on {cluster.url}")
+        kubeconfig = cluster.write_kubeconfig((workdir / "kubeconfig").resolve())
+        k8s_target = {"name": "sandbox-k8s", "provider": "kubernetes", "kubeconfig": str(kubeconfig),
+                      "context": "sandbox", "cluster": "chat-prod-eu"}  # fmt: skip
+        for line in extra["notes"]:
+            console.print(line)
         seed_aws(endpoint)
-        config_path = write_config(workdir, endpoint)
+        config_path = write_config(workdir, endpoint, [k8s_target, *extra["targets"]])
         cfg = load_config(config_path)
         codes = [run_collection(cfg, None, Format(fmt))]
         console.print(f"sandbox: {remediate(endpoint)}")

@@ -1,5 +1,5 @@
 """Every check, registered by import (explicit list, no folder walking)."""
 
-from controls.checks import aws
+from controls.checks import aws, k8s
 
-__all__ = ["aws"]
+__all__ = ["aws", "k8s"]

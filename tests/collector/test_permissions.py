@@ -65,3 +65,29 @@ def test_declared_permissions_cover_every_call_the_kind_makes(spec, sandbox_endp
     needed = {iam_action(service, op) for service, op in calls} - {None}
     assert calls, "the kind made no call at all: the test would prove nothing"
     assert needed <= set(spec.permissions) | set(FRAMEWORK_PERMISSIONS), sorted(needed - set(spec.permissions))
+
+
+def test_kubernetes_cluster_role_is_read_only_without_secrets_and_covers_every_kind():
+    import yaml
+
+    role = yaml.safe_load(CliRunner().invoke(app, ["permissions", "kubernetes"]).stdout)
+    assert role["kind"] == "ClusterRole" and role["rules"]
+    verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+    assert verbs <= {"get", "list", "watch"}
+    assert not any("secrets" in rule.get("resources", []) or "*" in rule.get("resources", []) for rule in role["rules"])
+    granted = {(g, r) for rule in role["rules"] for g in rule.get("apiGroups", []) for r in rule.get("resources", [])}
+    urls = {u for rule in role["rules"] for u in rule.get("nonResourceURLs", [])}
+    for kind in registered_kinds("k8s"):
+        for permission in kind.permissions:
+            target = permission.split(" ", 1)[1]
+            if target.startswith("/"):
+                assert target in urls
+            else:
+                group, resource = target.rsplit("/", 1)
+                assert ("" if group == "core" else group, resource) in granted, permission
+
+
+def test_gcp_role_lists_every_declared_permission():
+    role = json.loads(CliRunner().invoke(app, ["permissions", "gcp"]).stdout)
+    declared = {p for k in registered_kinds("gcp") for p in k.permissions}
+    assert set(role["includedPermissions"]) == declared

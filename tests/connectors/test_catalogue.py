@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "evidence.md").read_text()
 PERMISSION = {
     "aws": re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9*]+$"),  # IAM action
-    "k8s": re.compile(r"^(get|list|watch) [a-z0-9.-]+/[a-z]+$"),  # RBAC verb on group/resource, read-only
+    "k8s": re.compile(r"^(get|list|watch) ([a-z0-9.-]+/[a-z]+|/[a-z]+)$"),  # RBAC verb on group/resource or URL
     "gcp": re.compile(r"^[a-z]+(\.[a-zA-Z]+){2,}$"),  # IAM permission
 }
 # AWS-managed resources (policies) carry "aws" where the account id goes.
@@ -64,7 +64,7 @@ def test_kind_has_golden_fixture_matching_its_documentation(spec):
 @pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
 def test_kind_has_a_golden_test(spec):
     """Some test module of the provider feeds the kind's fixture cases to `golden_params`."""
-    tests = ROOT / "tests" / "connectors" / spec.provider
+    tests = ROOT / "tests" / "connectors" / {"k8s": "kubernetes"}.get(spec.provider, spec.provider)
     users = [p for p in tests.rglob("test_*.py") if "golden_params" in (text := p.read_text()) and
              f'"{spec.name}"' in text]  # fmt: skip
     assert users, f"no golden test for {spec.name} under {tests}"
