@@ -67,6 +67,9 @@ def kubernetes_cluster_role(name: str = "evidence-agent-reader") -> dict[str, An
 
 def gcp_role() -> dict[str, Any]:
     """A custom IAM role (gcloud iam roles create --file) with exactly the permissions the GCP kinds need."""
-    permissions = sorted({p for kind in registered_kinds("gcp") for p in kind.permissions})
+    from connectors.gcp import ORGANIZATION_PERMISSIONS
+
+    kinds = {p for kind in registered_kinds("gcp") for p in kind.permissions}
+    permissions = sorted(kinds | set(ORGANIZATION_PERMISSIONS))
     return {"title": "Evidence Agent Reader", "description": "Read-only access for evidence-agent",
             "stage": "GA", "includedPermissions": permissions}  # fmt: skip

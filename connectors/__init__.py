@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors import aws, kubernetes
+from connectors import aws, gcp, kubernetes
 from connectors.base import CollectionError, Evidence, KindSpec, UnitPlan
 
 
@@ -24,6 +24,7 @@ class Provider:
 PROVIDERS: dict[str, Provider] = {
     "aws": Provider("aws", aws.units, aws.translate_error),
     "k8s": Provider("k8s", kubernetes.units, kubernetes.translate_error),
+    "gcp": Provider("gcp", gcp.units, gcp.translate_error),
 }
 
 

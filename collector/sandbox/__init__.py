@@ -72,8 +72,8 @@ def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any
     config = {
         "database_url": f"sqlite:///{database}",
         # The company keeps personal data in the EU: anything elsewhere fails the residency check
-        # (AWS and Kubernetes name EU regions eu-*, GCP europe-* and the EU multi-region "eu").
-        "policy": {"allowed_regions": ["eu-*", "europe-*", "eu"]},
+        # (AWS and Kubernetes name EU regions eu-*; GCP europe-*, the EU multi-region "eu", KMS's "europe").
+        "policy": {"allowed_regions": ["eu-*", "europe-*", "eu", "europe"]},
         "targets": [
             {"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint},
             *extra_targets,

@@ -48,7 +48,9 @@ def test_kinds_json_lists_kinds_with_permissions():
         "permissions": ["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetEncryptionConfiguration"],
         "description": "Default server-side encryption of every S3 bucket.",
     }
-    assert invoke_json("kinds", "--provider", "gcp") == {"kinds": []}
+    gcp = invoke_json("kinds", "--provider", "gcp")["kinds"]
+    assert gcp and all(k["provider"] == "gcp" and k["permissions"] for k in gcp)
+    assert invoke_json("kinds", "--provider", "azure") == {"kinds": []}
 
 
 def test_runs_json_shape(collected):
@@ -116,3 +118,8 @@ def test_demo_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     statuses = [r["status"] for r in json.loads(runs.stdout)["runs"]]
     assert len(statuses) == 2 and set(statuses) <= {"complete", "partial"}
+    config = str(tmp_path / "demo" / "evidence-agent.yaml")
+    shown = subprocess.run([AGENT, "evidence", "-c", config, "--format", "json"], capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    providers = {row["kind"].split(".")[0] for row in json.loads(shown.stdout)["evidence"]}
+    assert providers == {"aws", "gcp", "k8s"}, "the demo shows AWS, GCP and Kubernetes evidence together"

@@ -89,5 +89,7 @@ def test_kubernetes_cluster_role_is_read_only_without_secrets_and_covers_every_k
 
 def test_gcp_role_lists_every_declared_permission():
     role = json.loads(CliRunner().invoke(app, ["permissions", "gcp"]).stdout)
+    from connectors.gcp import ORGANIZATION_PERMISSIONS
+
     declared = {p for k in registered_kinds("gcp") for p in k.permissions}
-    assert set(role["includedPermissions"]) == declared
+    assert declared and set(role["includedPermissions"]) == declared | set(ORGANIZATION_PERMISSIONS)
