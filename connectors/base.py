@@ -15,10 +15,14 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 KIND_PATTERN = re.compile(r"^(aws|gcp|k8s)\.[a-z0-9_]+(\.[a-z0-9_]+){1,3}$")
 GLOBAL = "global"
@@ -230,3 +234,62 @@ def get_kind(name: str) -> KindSpec:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown evidence kind {name!r}") from None
+
+
+# --------------------------------------------------------------------------- shared per-run helpers
+
+
+class RunMemo:
+    """Values computed once per run and shared by kinds (a bucket list, the caller identity).
+
+    Callers asking at the same time wait for the first to finish: one computation, not one each.
+    A failed computation is not kept: the next caller tries again and gets its own error.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._computing: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+                self._computing.pop(key, None)
+            return value
+
+
+class WorkerPool:
+    """Runs a unit's per-resource calls concurrently (`map` keeps the order); created on first use."""
+
+    def __init__(self, size: int, name: str):
+        self._size, self._name = size, name
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def map(self, fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
+        """`[fn(item) for item in items]`; the first exception is raised, as a plain loop would. Do not nest."""
+        items = list(items)
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._size, thread_name_prefix=self._name)
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    def close(self) -> None:
+        # Take the pool out under the lock but wait for its workers outside it: a worker still running
+        # (after another failed) may need a lock the caller holds elsewhere, e.g. in RunMemo.
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

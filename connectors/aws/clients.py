@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from connectors.base import CollectionError, GapReason, agent_version
+from connectors.base import CollectionError, GapReason, RunMemo, WorkerPool, agent_version
 
 T = TypeVar("T")
 
@@ -133,13 +132,12 @@ class AwsClients:
     # Where the target's role is assumed from (organization mode: the management account's session).
     base_session: boto3.Session | None = None
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _computing: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _memo: RunMemo = field(default_factory=RunMemo, repr=False)
     _create_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._workers = WorkerPool(self.target.concurrency, f"aws-{self.target.name}")
         self._assume_error: botocore.exceptions.ClientError | None = None
         self._limiter = CallLimiter(self.target.concurrency, dict(self.target.service_concurrency))
         self._config = botocore.config.Config(
@@ -217,46 +215,15 @@ class AwsClients:
             return self._clients[key]
 
     def fan_out(self, fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
-        """`[fn(item) for item in items]`, run concurrently (per-resource calls of one unit), in order.
-
-        The first exception is raised, as a plain loop would. Do not nest fan_out calls.
-        """
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.target.concurrency, thread_name_prefix=f"aws-{self.target.name}")
-            pool = self._pool
-        return list(pool.map(fn, items))
+        """`[fn(item) for item in items]`, run concurrently (per-resource calls of one unit), in order."""
+        return self._workers.map(fn, items)
 
     def close(self) -> None:
-        # Take the pool out under the lock, but wait for its workers outside it: a worker still
-        # running (after another one failed) may need the lock, e.g. in `memo`.
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._workers.close()
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Compute a value once per run (the bucket list, the caller identity), shared by kinds.
-
-        Kinds that ask at the same time wait for the first to finish (one computation, not one each).
-        A failed computation is not kept: the next caller tries again and gets its own error.
-        """
-        with self._lock:
-            if key in self._memo:
-                return self._memo[key]
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key]
-            value = compute()
-            with self._lock:
-                self._memo[key] = value
-                self._computing.pop(key, None)
-            return value
+        """Compute a value once per run (the bucket list, the caller identity), shared by kinds."""
+        return self._memo.get(key, compute)
 
     def identity(self) -> dict[str, str]:
         def call() -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,7 +22,7 @@ from google.api_core import retry as gretry
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.protobuf import json_format
 
-from connectors.base import CollectionError, GapReason, agent_version
+from connectors.base import CollectionError, GapReason, RunMemo, WorkerPool, agent_version
 
 T = TypeVar("T")
 
@@ -163,14 +162,13 @@ class GcpClients:
 
     target: GcpTarget
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _computing: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _memo: RunMemo = field(default_factory=RunMemo, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _create_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _credentials: Credentials | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._workers = WorkerPool(CONCURRENCY, f"gcp-{self.target.name}")
         self.retry = gretry.Retry(
             predicate=gretry.if_exception_type(*TRANSIENT),
             initial=RETRY_INITIAL,
@@ -249,40 +247,17 @@ class GcpClients:
         return {"retry": self.retry, "timeout": self.timeout}
 
     def fan_out(self, fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
-        """`[fn(item) for item in items]`, run concurrently, in order; the first exception is raised.
-        Do not nest fan_out calls."""
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix=f"gcp-{self.target.name}")
-            pool = self._pool
-        return list(pool.map(fn, items))
+        """`[fn(item) for item in items]`, run concurrently, in order; the first exception is raised."""
+        return self._workers.map(fn, items)
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Compute a value once per run (the project list, a project's buckets), shared by kinds.
-        Concurrent askers wait for the first computation; a failure is not kept."""
-        with self._lock:
-            if key in self._memo:
-                return self._memo[key]
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key]
-            value = compute()
-            with self._lock:
-                self._memo[key] = value
-                self._computing.pop(key, None)
-            return value
+        """Compute a value once per run (the project list, a project's buckets), shared by kinds."""
+        return self._memo.get(key, compute)
 
     def close(self) -> None:
+        self._workers.close()
         with self._lock:
-            pool, self._pool = self._pool, None
             clients, self._clients = self._clients, {}
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         for client in clients.values():
             transport = getattr(client, "transport", None)
             if transport is not None and hasattr(transport, "close"):
