@@ -26,6 +26,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_growth.py
+	$(BIN)/python bench/aws_collect.py --scale 10
+	$(BIN)/python bench/k8s_collect.py
 
 # Re-resolve the dependency set from pyproject.toml and pin it (needs the package index).
 lock:
