@@ -27,7 +27,7 @@ from collector.store.chain import verify as verify_chain
 from collector.store.engine import StoreError, display_url, make_engine, require_schema, upgrade
 from collector.store.lock import LockHeld
 from collector.store.models import RunStatus
-from collector.store.query import EvidenceFilter, evidence, list_runs, run_counts, run_gaps
+from collector.store.query import EvidenceFilter, evidence, list_runs, run_gaps
 from connectors.base import registered_kinds, rfc3339
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -327,9 +327,9 @@ def controls_show_cmd(
         raise ConfigError(f"CONTROL: {exc.args[0]}") from None
     moment = parse_time(at, "--at")
     engine = read_engine(config)
-    status = next(s for s in control_statuses(engine, catalog, framework, moment) if s.id == control)
     with Session(engine) as session:
         states = check_states(session, moment)
+    status = next(s for s in control_statuses(engine, catalog, framework, moment, states=states) if s.id == control)
     detail = status.as_dict() | {"framework": framework, "checks": [
         c | {"passed": states[c["check"]].passed, "failed": states[c["check"]].failed,
              "not_applicable": states[c["check"]].not_applicable, "failures": states[c["check"]].failures,
@@ -509,4 +509,4 @@ def fail(lines: list[str], code: int) -> None:
     sys.exit(code)
 
 
-__all__ = ["app", "main", "run_collection", "run_counts"]
+__all__ = ["app", "main", "run_collection"]

@@ -136,10 +136,12 @@ def control_statuses(
     framework_id: str,
     at: dt.datetime | None = None,
     targets: Iterable[str] | None = None,
+    states: dict[str, CheckState] | None = None,
 ) -> list[ControlStatus]:
+    """`states` (from `check_states`) may be given by a caller that needs them too, to read them once."""
     framework = catalog.framework(framework_id)
     with Session(engine) as session:
-        states = check_states(session, at, targets)
+        states = states if states is not None else check_states(session, at, targets)
         attached = _attachment_counts(session, framework_id, at)
         providers = providers_in_use(session)
     # Checks of a provider with no target in this store (GCP checks for an AWS-only user) do not count.

@@ -67,7 +67,7 @@ def sandbox_credentials() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any]] = ()) -> Path:  # type: ignore[assignment]
+def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any]] | None = None) -> Path:
     database = (workdir / "evidence.db").resolve()
     config = {
         "database_url": f"sqlite:///{database}",
@@ -76,7 +76,7 @@ def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any
         "policy": {"allowed_regions": ["eu-*", "europe-*", "eu", "europe"]},
         "targets": [
             {"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint},
-            *extra_targets,
+            *(extra_targets or []),
         ],
     }
     path = workdir / "evidence-agent.yaml"

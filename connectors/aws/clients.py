@@ -152,15 +152,6 @@ class AwsClients:
     def default_region(self) -> str:
         return self.target.regions[0] if self.target.regions else "us-east-1"
 
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """The regions this run collects in: configured, or all enabled for the account."""
-        if self.target.regions is not None:
-            return self.target.regions
-        from connectors.aws.targets import ENABLED, region_status
-
-        return tuple(sorted(r for r, s in region_status(self).items() if s in ENABLED))
-
     def _session(self) -> boto3.Session:
         with self._lock:
             if self.session is None:

@@ -56,7 +56,10 @@ def account_plans(clients: AwsClients, spec: KindSpec, prefix: str = "") -> list
         return [UnitPlan(scope=f"{prefix}{GLOBAL}", context=clients, argument=GLOBAL)]
     try:
         return _regional_plans(clients, spec, prefix)
-    except CollectionError as error:  # the account itself could not be reached (e.g. role not assumable)
+    except Exception as exc:  # the account itself could not be reached (its identity, say): a planning gap
+        error = translate_error(exc)
+        if error is None:
+            raise
         return [UnitPlan(scope=f"{prefix}*", context=clients, argument="", error=error)]
 
 
