@@ -1,7 +1,7 @@
 """`evidence-agent`: the command line. Every read command takes `--format json` (shapes in docs/cli.md).
 
 Exit codes: 0 ok / run complete, 1 failed, 2 usage or configuration error, 3 run partial,
-4 another run holds the lock.
+4 another run holds the lock, 5 `collect --fail-on` saw a drift event of a type it names.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from collector.config import Config, ConfigError, Environment, database_url, load_config
+from collector.config import EVENT_TYPES, Config, ConfigError, Environment, database_url, load_config
 from collector.log_setup import configure_logging
 from collector.store.chain import verify as verify_chain
 from collector.store.engine import StoreError, display_url, make_engine, require_schema, upgrade
@@ -30,7 +30,7 @@ from collector.store.models import RunStatus
 from collector.store.query import EvidenceFilter, evidence, list_runs, run_gaps
 from connectors.base import registered_kinds, rfc3339
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED, EXIT_DRIFT = 0, 1, 2, 3, 4, 5
 RUN_EXIT = {RunStatus.COMPLETE: EXIT_OK, RunStatus.PARTIAL: EXIT_PARTIAL, RunStatus.FAILED: EXIT_FAILED}
 
 app = typer.Typer(
@@ -89,7 +89,18 @@ def write_engine(config: Config) -> sa.Engine:
 # --------------------------------------------------------------------------- collect
 
 
-def run_collection(cfg: Config, targets: list[str] | None, fmt: Format, open_target: Any = None) -> int:
+def parse_event_types(values: list[str] | None, option: str) -> list[str]:
+    """`--type a,b --type c` -> [a, b, c], each a known drift event type."""
+    types = [t.strip() for v in values or [] for t in v.split(",") if t.strip()]
+    for t in types:
+        if t not in EVENT_TYPES:
+            raise ConfigError(f"{option}: unknown event type {t!r}; expected one of {', '.join(EVENT_TYPES)}")
+    return types
+
+
+def run_collection(
+    cfg: Config, targets: list[str] | None, fmt: Format, open_target: Any = None, fail_on: list[str] | None = None
+) -> int:
     from collector.run import collect, default_open_target
 
     engine = write_engine(cfg)
@@ -112,11 +123,30 @@ def run_collection(cfg: Config, targets: list[str] | None, fmt: Format, open_tar
     runs = {r["id"]: r for r in list_runs(engine, limit=50)}
     record = runs[result.run_id]
     gaps = run_gaps(engine, result.run_id)
+    drift = result.drift
     if fmt == Format.json:
-        emit_json({"run": record, "aborted_runs": result.aborted_runs, "gaps": gaps})
+        emit_json({"run": record, "aborted_runs": result.aborted_runs, "gaps": gaps, "drift": drift})
     else:
         print_run_summary(record, gaps, result.aborted_runs)
-    return RUN_EXIT.get(result.status, EXIT_FAILED)
+        print_drift_summary(drift)
+    code = RUN_EXIT.get(result.status, EXIT_FAILED)
+    if fail_on and code in (EXIT_OK, EXIT_PARTIAL):
+        if drift is None:
+            err.print("[red]drift could not be computed, so --fail-on cannot be judged[/]")
+            return EXIT_FAILED
+        hits = Counter(e["type"] for e in drift if e["type"] in fail_on)
+        if hits:
+            err.print("failing on drift: " + ", ".join(f"{n} {t}" for t, n in sorted(hits.items())))
+            return EXIT_DRIFT
+    return code
+
+
+def print_drift_summary(drift: list[dict[str, Any]] | None) -> None:
+    if drift is None:
+        out.print("[red]drift detection failed; the next run will compute it[/]")
+    elif drift:
+        counts = Counter(e["type"] for e in drift)
+        out.print("drift: " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) + " (evidence-agent drift)")
 
 
 def print_run_summary(record: dict[str, Any], gaps: list[dict[str, Any]], aborted: list[int]) -> None:
@@ -141,11 +171,78 @@ def print_run_summary(record: dict[str, Any], gaps: list[dict[str, Any]], aborte
 def collect_cmd(
     config: ConfigOption = None,
     target: Annotated[list[str] | None, typer.Option("--target", "-t", help="Collect only this target.")] = None,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option("--fail-on", help="Exit 5 when this run raised drift of these types (comma-separated)."),
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run one collection. Exit 0 complete, 3 partial, 1 failed, 4 another run holds the lock."""
+    """Run one collection. Exit 0 complete, 3 partial, 1 failed, 4 another run holds the lock, 5 --fail-on hit."""
+    types = parse_event_types(fail_on, "--fail-on")
     cfg = load_config(config)
-    raise typer.Exit(run_collection(cfg, target, fmt))
+    raise typer.Exit(run_collection(cfg, target, fmt, fail_on=types))
+
+
+@app.command("drift")
+def drift_cmd(
+    config: ConfigOption = None,
+    since: Annotated[str | None, typer.Option(help="Events at or after this RFC 3339 time.")] = None,
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Only these event types (repeat or comma-separate).")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    run: Annotated[int | None, typer.Option(help="Only events of this run.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Newest N events.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Drift events: regressions, new failures, remediations, removals, collection gaps and their ends."""
+    from collector.drift import list_events
+
+    wanted = parse_event_types(types, "--type")
+    moment = parse_time(since, "--since")
+    rows = list_events(read_engine(config), since=moment, types=wanted, target=target, run_id=run, limit=limit)
+    if fmt == Format.json:
+        emit_json({"events": rows})
+        return
+    table = Table("id", "run", "at", "type", "severity", "target", "check / kind", "resource / scope", "reason",
+                  "alert")  # fmt: skip
+    for e in rows:
+        sent = ", ".join(f"{d['sink']}:{d['status']}" for d in e["deliveries"]) or e["alert_state"]
+        table.add_row(str(e["id"]), str(e["run_id"]), e["at"], e["type"], e["severity"], e["target"],
+                      e["check_id"] or e["kind"], e["resource_id"] or e["scope"], e["reason"] or "", sent)  # fmt: skip
+    out.print(table)
+
+
+@app.command("diff")
+def diff_cmd(
+    run_a: Annotated[int, typer.Argument(help="The earlier run id.")],
+    run_b: Annotated[int, typer.Argument(help="The later run id.")],
+    config: ConfigOption = None,
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Resource-level differences of observed settings and verdicts between what two runs knew."""
+    from collector.diff import RunNotFound, diff_runs
+
+    try:
+        result = diff_runs(read_engine(config), run_a, run_b, target)
+    except RunNotFound as exc:
+        raise ConfigError(f"RUN: {exc}") from None
+    if fmt == Format.json:
+        emit_json(result)
+        return
+    table = Table("change", "target", "kind", "resource", "setting", "before", "after")
+    for e in result["evidence"]:
+        for c in e["settings"] or [{"path": "", "before": None, "after": None}]:
+            table.add_row(e["change"], e["target"], e["kind"], e["resource_id"], c["path"],
+                          json.dumps(c["before"]), json.dumps(c["after"]))  # fmt: skip
+    out.print(table)
+    verdicts = Table("target", "check", "resource", "before", "after")
+    for v in result["verdicts"]:
+        show = lambda x: f"{x['verdict']}: {x['reason']}" if x else "-"  # noqa: E731
+        verdicts.add_row(v["target"], v["check_id"], v["resource_id"], show(v["before"]), show(v["after"]))
+    out.print(verdicts)
+    out.print(f"{len(result['evidence'])} resources with changed evidence, {len(result['verdicts'])} changed verdicts")
 
 
 # --------------------------------------------------------------------------- reads

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import re
 from pathlib import Path
@@ -228,6 +229,115 @@ class GcpTargetConfig(BaseTarget):
         return gcp.open_target(self.connector_target())
 
 
+EVENT_TYPES = ("regressed", "new_failure", "remediated", "removed", "collection_gap", "gap_resolved")
+SEVERITIES = ("low", "medium", "high")
+SINK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DURATION = re.compile(r"^(\d+)([mhd])$")
+INLINE_SECRET = "never inline in the config: name an environment variable ({0}_env) or a file ({0}_file)"
+# What each sink type reads: its URL (or PagerDuty routing key) and, for webhooks, the HMAC key.
+SINK_SECRETS = {"webhook": ("url", "secret"), "slack": ("url",), "pagerduty": ("routing_key", "url"), "file": ()}
+OPTIONAL_SECRETS = {("webhook", "secret"), ("pagerduty", "url")}  # unsigned webhooks; PagerDuty's default URL
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    match = DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 12h or 7d")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return dt.timedelta(**{unit: int(match.group(1))})
+
+
+class SinkFilter(Strict):
+    """Which events a sink gets; an empty list means all."""
+
+    types: list[Literal[EVENT_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
+    frameworks: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    min_severity: Literal[SEVERITIES] = "low"  # type: ignore[valid-type]
+
+
+class SinkConfig(Strict):
+    """One alert destination. Its URL and keys come from the environment or files, never the config."""
+
+    name: str
+    type: Literal["webhook", "slack", "pagerduty", "file"]
+    url_env: str | None = None
+    url_file: Path | None = None
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    routing_key_env: str | None = None
+    routing_key_file: Path | None = None
+    path: Path | None = None  # `file` sinks: where the webhook payloads are appended, one JSON line each
+    filters: SinkFilter = Field(default_factory=SinkFilter)
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # Present only to say why they are refused: a secret in the config would end up in backups and diffs.
+    url: Any = Field(default=None, exclude=True)
+    secret: Any = Field(default=None, exclude=True)
+    routing_key: Any = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not SINK_NAME.match(name):
+            raise ValueError("use lower-case letters, digits, '-' and '_' (at most 64)")
+        return name
+
+    @field_validator("url", "secret", "routing_key")
+    @classmethod
+    def _not_inline(cls, value: Any, info: Any) -> Any:
+        if value is not None:
+            raise ValueError(INLINE_SECRET.format(info.field_name))
+        return value
+
+    @model_validator(mode="after")
+    def _sources(self) -> SinkConfig:
+        needs = SINK_SECRETS[self.type]
+        for secret in ("url", "secret", "routing_key"):
+            given = [f"{secret}{s}" for s in ("_env", "_file") if getattr(self, f"{secret}{s}") is not None]
+            if secret not in needs and given:
+                raise ValueError(f"{given[0]} does not apply to a {self.type} sink")
+            if secret in needs and len(given) > 1:
+                raise ValueError(f"give either {secret}_env or {secret}_file, not both")
+            if secret in needs and not given and (self.type, secret) not in OPTIONAL_SECRETS:
+                raise ValueError(f"a {self.type} sink needs {secret}_env or {secret}_file")
+        if self.type == "file" and self.path is None:
+            raise ValueError("a file sink needs path")
+        if self.type != "file" and self.path is not None:
+            raise ValueError(f"path does not apply to a {self.type} sink")
+        return self
+
+
+class AlertsConfig(Strict):
+    """Drift alerting (docs/alerts.md). The structured log always gets every run's digest."""
+
+    # A failure is alerted once it has held for this many consecutive collections of its unit.
+    confirm_runs: Annotated[int, Field(ge=1, le=100)] = 1
+    # Undelivered events are retried on every run until delivered or older than this.
+    max_age: str = "7d"
+    # Attempts after the first within one run, waiting backoff_seconds, then twice that, ...
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_seconds: Annotated[float, Field(ge=0, le=300)] = 2.0
+    sinks: list[SinkConfig] = Field(default_factory=list)
+
+    @field_validator("max_age")
+    @classmethod
+    def _max_age(cls, text: str) -> str:
+        parse_duration(text)
+        return text
+
+    @property
+    def max_age_delta(self) -> dt.timedelta:
+        return parse_duration(self.max_age)
+
+    @model_validator(mode="after")
+    def _unique_sinks(self) -> AlertsConfig:
+        names = [s.name for s in self.sinks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"duplicate sink name {name!r}: sink names must be unique")
+        return self
+
+
 TargetConfig = Annotated[AwsTargetConfig | KubernetesTargetConfig | GcpTargetConfig, Field(discriminator="provider")]
 PROVIDER_NAMES = ("aws", "gcp", "kubernetes")
 
@@ -239,6 +349,7 @@ class Config(Strict):
     # Units collected at once. API calls in flight are bounded per target (`targets[].concurrency`),
     # so this only needs to be large enough that small units never hold up large ones.
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     targets: Annotated[list[TargetConfig], Field(min_length=1)]
 
     @field_validator("database_url")

@@ -9,6 +9,7 @@ collected, or the store failed).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
+from collector.alerts import after_run
 from collector.config import Config, TargetConfig
 from collector.store.lock import run_lock
 from collector.store.models import RunStatus, RunUnit
@@ -65,6 +67,8 @@ class RunResult:
     aborted_runs: list[int]
     units: list[RunUnit] = field(default_factory=list)
     gaps: list[tuple[UnitKey, CollectionError]] = field(default_factory=list)
+    # this run's drift events (docs/alerts.md); None when computing them failed (the next run retries)
+    drift: list[dict[str, Any]] | None = None
 
 
 def default_open_target(target: TargetConfig) -> Any:
@@ -170,6 +174,7 @@ def collect(
     on_planned: Callable[[int], None] | None = None,
     on_unit: Callable[[RunUnit], None] | None = None,
     clock: Clock = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Run one collection for the selected targets (all by default) and seal it into the chain."""
     selected = [config.target(name) for name in targets] if targets else list(config.targets)
@@ -218,4 +223,8 @@ def collect(
                     close()
         sealed = seal_run(engine, run_id, result.status, clock())
         bound.info("run finished", status=result.status.value, digest=sealed.digest, gaps=len(result.gaps))
+        try:
+            result.drift = after_run(engine, run_id, names, catalog, config.alerts, clock(), sleep)
+        except Exception:  # alerting never fails a collection; the next run computes what is missing
+            bound.exception("drift detection or alerting failed")
         return result

@@ -1,8 +1,9 @@
 """The embedded sandbox: a fake AWS account served by moto on 127.0.0.1, collected through the real code path.
 
 `evidence-agent demo` seeds a small realistic account (compliant and non-compliant resources in
-several regions), collects it, remediates one setting, collects again, verifies the chain and
-prints a summary. Nothing leaves the machine: every client points at the loopback endpoint.
+several regions), collects it, remediates one setting and lets two others slip, collects again
+(drift: regressions and a remediation, their webhook payloads written to WORKDIR/alerts.jsonl),
+verifies the chain and prints a summary. Nothing leaves the machine: every client points at the loopback endpoint.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any
         # The company keeps personal data in the EU: anything elsewhere fails the residency check
         # (AWS and Kubernetes name EU regions eu-*; GCP europe-*, the EU multi-region "eu", KMS's "europe").
         "policy": {"allowed_regions": ["eu-*", "europe-*", "eu", "europe"]},
+        # A `file` sink writes the signed-webhook payloads it would send, one JSON line per digest.
+        "alerts": {"sinks": [{"name": "demo-file", "type": "file", "path": str((workdir / "alerts.jsonl").resolve())}]},
         "targets": [
             {"name": TARGET, "provider": "aws", "regions": list(REGIONS), "endpoint_url": endpoint},
             *(extra_targets or []),
@@ -90,6 +93,7 @@ def write_config(workdir: Path, endpoint: str, extra_targets: list[dict[str, Any
 def fresh_database(workdir: Path) -> None:
     for suffix in ("", "-wal", "-shm", ".lock"):
         (workdir / f"evidence.db{suffix}").unlink(missing_ok=True)
+    (workdir / "alerts.jsonl").unlink(missing_ok=True)
 
 
 def evidence_summary(rows: list[dict[str, Any]]) -> Table:
@@ -165,7 +169,8 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
         config_path = write_config(workdir, endpoint, [k8s_target, *extra["targets"]])
         cfg = load_config(config_path)
         codes = [run_collection(cfg, None, Format(fmt))]
-        console.print(f"sandbox: {remediate(endpoint)}")
+        for change in remediate(endpoint):
+            console.print(f"sandbox: {change}")
         codes.append(run_collection(cfg, None, Format(fmt)))
     engine = make_engine(cfg.database_url)
     rows = list(evidence(engine, EvidenceFilter()))
@@ -174,9 +179,10 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     console.print(control_summary(engine, cfg.catalog()))
     console.print(
         f"verify: {'ok' if result.ok else 'FAILED'} ({result.runs_checked} runs in the chain)\n"
-        f"database: {workdir / 'evidence.db'}   config: {config_path}\n"
+        f"database: {workdir / 'evidence.db'}   config: {config_path}   alerts: {workdir / 'alerts.jsonl'}\n"
         f"try: evidence-agent controls -c {config_path} --framework gdpr   "
         f"evidence-agent controls show 8.24 -c {config_path}   evidence-agent findings -c {config_path} --status fail"
+        f"   evidence-agent drift -c {config_path} --type regressed,remediated   evidence-agent diff 1 2 -c {config_path}"
     )
     if any(code == EXIT_PARTIAL for code in codes):
         console.print(

@@ -76,10 +76,23 @@ def seed_base(endpoint: str) -> dict[str, Any]:
     return {"kms_key_arn": key["Arn"]}
 
 
-def remediate(endpoint: str) -> str:
-    """What an engineer does between the two demo runs: turn on default encryption for the legacy bucket."""
-    _encrypt(client("s3", endpoint, "us-east-1"), "acme-legacy-exports", "AES256")
-    return "enabled default encryption (AES256) on s3://acme-legacy-exports"
+def remediate(endpoint: str) -> list[str]:
+    """What changes between the two demo runs: an engineer fixes one bucket, and two settings slip."""
+    s3 = client("s3", endpoint, "us-east-1")
+    _encrypt(s3, "acme-legacy-exports", "AES256")
+    eu = client("s3", endpoint, "eu-west-1")
+    eu.put_bucket_versioning(Bucket="acme-chat-media-eu", VersioningConfiguration={"Status": "Suspended"})
+    ec2 = client("ec2", endpoint, "eu-west-1")
+    edge = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["chat-edge"]}])["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=edge[0]["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    return [
+        "remediated: default encryption (AES256) on s3://acme-legacy-exports",
+        "regressed: versioning suspended on s3://acme-chat-media-eu",
+        "regressed: SSH (22) opened to 0.0.0.0/0 on security group chat-edge (eu-west-1)",
+    ]
 
 
 def seed_aws(endpoint: str) -> None:

@@ -82,6 +82,8 @@ class Run(SQLModel, table=True):
     pid: int
     digest: str | None = Field(default=None, max_length=64)
     prev_digest: str | None = Field(default=None, max_length=64)
+    # when this run's drift events were computed (None: not yet; the next run of its targets does it)
+    drift_at: dt.datetime | None = utc_column(nullable=True)
 
 
 class RunUnit(SQLModel, table=True):
@@ -176,6 +178,8 @@ class VerdictState(SQLModel, table=True):
         sa.Index("ix_verdict_state_key", "check_id", "target", "resource_id", "ended_run_id"),
         sa.Index("ix_verdict_state_unit", "target", "kind", "scope", "ended_run_id"),
         sa.Index("ix_verdict_state_time", "first_seen_at", "ended_at"),
+        sa.Index("ix_verdict_state_opened", "first_seen_run_id"),
+        sa.Index("ix_verdict_state_ended", "ended_run_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     check_id: str = Field(max_length=255)
@@ -193,17 +197,62 @@ class VerdictState(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=16)
 
 
+class AlertState(enum.StrEnum):
+    """Where a drift event is on its way to the alert sinks (see docs/alerts.md)."""
+
+    PENDING = "pending"  # a failure waiting to hold for `alerts.confirm_runs` collections
+    DUE = "due"  # to be sent to every sink whose filters match
+    SUPPRESSED = "suppressed"  # a blip that ended before it was confirmed, or the end of one: never sent
+
+
 class DriftEvent(SQLModel, table=True):
+    """A verdict or collection transition found in one run (regressed, new_failure, remediated, removed,
+    collection_gap, gap_resolved). `details` holds the controls affected, reasons and evidence ids."""
+
     __tablename__ = "drift_event"
+    __table_args__ = (
+        sa.Index("ix_drift_event_alert", "alert_state", "target"),
+        sa.Index("ix_drift_event_key", "check_id", "target", "resource_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     type: str = Field(max_length=32)
     check_id: str | None = Field(default=None, max_length=255)
     target: str = Field(max_length=255)
+    kind: str = Field(default="", max_length=255)
+    scope: str = Field(default="", max_length=64)
+    region: str | None = Field(default=None, max_length=64)
     resource_id: str | None = Field(default=None, max_length=2048)
+    severity: str = Field(default="low", max_length=16)
+    alert_state: str = Field(default=AlertState.DUE, max_length=16)
+    # the verdict interval a failure opened: its end before confirmation makes the event a blip
+    verdict_state_id: int | None = Field(default=None)
     details: dict[str, Any] = json_column()
     sha256: str = Field(max_length=64)
     created_at: dt.datetime = utc_column(index=True)
+
+
+class DeliveryStatus(enum.StrEnum):
+    FAILED = "failed"  # tried and not accepted; tried again on the next run until `alerts.max_age`
+    DELIVERED = "delivered"
+    EXPIRED = "expired"  # older than `alerts.max_age` and never delivered: given up, and logged
+
+
+class DriftDelivery(SQLModel, table=True):
+    """One drift event's delivery to one sink: what was tried, how often, and how it ended."""
+
+    __tablename__ = "drift_delivery"
+    __table_args__ = (sa.UniqueConstraint("event_id", "sink"), sa.Index("ix_drift_delivery_sink", "sink", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="drift_event.id", index=True)
+    sink: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    first_attempt_at: dt.datetime = utc_column()
+    last_attempt_at: dt.datetime = utc_column()
+    delivered_at: dt.datetime | None = utc_column(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    digest_id: str | None = Field(default=None, max_length=64)
 
 
 class Attachment(SQLModel, table=True):

@@ -109,11 +109,19 @@ def test_demo_end_to_end(tmp_path):
                           timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first = re.search(r"run 1 (\w+): (\d+)/(\d+) units collected, (\d+) resources observed \((\d+) new", proc.stdout)
-    second = re.search(r"run 2 (\w+): .* \(0 new, 1 changed, 0 removed\)", proc.stdout)
+    second = re.search(r"run 2 (\w+): .* \(0 new, 3 changed, 0 removed\)", proc.stdout)
     assert first and second, proc.stdout
     assert first.group(1) in ("complete", "partial") and int(first.group(4)) == int(first.group(5)) > 0
     assert "verify: ok (2 runs in the chain)" in proc.stdout
+    assert "drift: 2 regressed, 1 remediated" in proc.stdout
     assert (tmp_path / "demo" / "evidence.db").exists()
+    digests = [json.loads(line) for line in (tmp_path / "demo" / "alerts.jsonl").read_text().splitlines()]
+    assert len(digests) == 2, "one webhook payload per run"
+    second_run = digests[1]["body"]
+    assert second_run["counts"] == {"regressed": 2, "remediated": 1} and second_run["runs"] == [2]
+    assert {e["resource_id"] for e in second_run["events"] if e["type"] == "remediated"} == {
+        "arn:aws:s3:::acme-legacy-exports"
+    }
     runs = subprocess.run([AGENT, "runs", "-c", str(tmp_path / "demo" / "evidence-agent.yaml"), "--format", "json"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     statuses = [r["status"] for r in json.loads(runs.stdout)["runs"]]
