@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_growth.py
 	$(BIN)/python bench/aws_collect.py --scale 10
 	$(BIN)/python bench/k8s_collect.py
+	$(BIN)/python bench/drift.py
 
 # Re-resolve the dependency set from pyproject.toml and pin it (needs the package index).
 lock:
