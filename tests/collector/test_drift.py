@@ -350,3 +350,28 @@ def test_bad_alert_config_is_a_one_line_error_with_exit_2(tmp_path, capsys, sink
     assert run_main("collect", "-c", str(cfg_file)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_flapping_resource_is_reported_once_with_a_count_and_a_dead_sink_never_fails_the_run(
+    engine, db_url, moto_endpoint, s3, receiver, monkeypatch
+):
+    monkeypatch.setenv("EA_HOOK_URL", receiver.url)
+    cfg = config(moto_endpoint, db_url, retries=0,
+                 sinks=[{"name": "hook", "type": "webhook", "url_env": "EA_HOOK_URL"}])  # fmt: skip
+    bucket(s3, "flappy", "Enabled")
+    collect(cfg, engine, sleep=lambda _: None)
+    receiver.down = True
+    with capture_logs() as logs:
+        for status in ("Suspended", "Enabled", "Suspended"):
+            s3.put_bucket_versioning(Bucket="flappy", VersioningConfiguration={"Status": status})
+            result = collect(cfg, engine, sleep=lambda _: None)
+            assert result.status == "complete", "a sink that is down never fails the collection"
+    digests = [e for e in logs if e["event"] == "drift digest"]
+    assert [d["counts"] for d in digests] == [{"regressed": 1}, {"remediated": 1}, {"regressed": 1}]
+    receiver.down = False
+    collect(cfg, engine, sleep=lambda _: None)
+    (body,) = [r.json() for r in receiver.accepted()]
+    assert body["counts"] == {"regressed": 2, "remediated": 1}
+    grouped = {e["type"]: e for e in body["events"]}
+    assert len(body["events"]) == 2 and grouped["regressed"]["count"] == 2
+    assert len(grouped["regressed"]["event_ids"]) == 2 and grouped["regressed"]["run_id"] == 4
