@@ -182,7 +182,8 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
         f"database: {workdir / 'evidence.db'}   config: {config_path}   alerts: {workdir / 'alerts.jsonl'}\n"
         f"try: evidence-agent controls -c {config_path} --framework gdpr   "
         f"evidence-agent controls show 8.24 -c {config_path}   evidence-agent findings -c {config_path} --status fail"
-        f"   evidence-agent drift -c {config_path} --type regressed,remediated   evidence-agent diff 1 2 -c {config_path}"
+        f"   evidence-agent drift -c {config_path} --type regressed,remediated"
+        f"   evidence-agent diff 1 2 -c {config_path}"
     )
     if any(code == EXIT_PARTIAL for code in codes):
         console.print(
