@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import resource
 import statistics
@@ -29,13 +28,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_growth import PG_URL, synthetic  # noqa: E402
+from store_growth import PG_URL, synthetic
 
-from collector.drift import compute_run  # noqa: E402
-from collector.store.engine import make_engine, upgrade  # noqa: E402
-from collector.store.models import DriftEvent, RunStatus  # noqa: E402
-from collector.store.writer import Judgement, UnitKey, open_run, seal_run, write_unit  # noqa: E402
-from controls.catalog import load_catalog  # noqa: E402
+from collector.drift import compute_run
+from collector.store.engine import make_engine, upgrade
+from collector.store.models import DriftEvent, RunStatus
+from collector.store.writer import Judgement, UnitKey, open_run, seal_run, write_unit
+from controls.catalog import load_catalog
 
 UNITS = 10
 WINDOW = 5
