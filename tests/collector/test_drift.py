@@ -146,8 +146,8 @@ def test_webhook_is_signed_retried_within_the_run_and_never_sent_twice(engine, d
                                                                        receiver, monkeypatch):  # fmt: skip
     monkeypatch.setenv("EA_HOOK_URL", receiver.url)
     monkeypatch.setenv("EA_HOOK_SECRET", SECRET)
-    runs = Runs(config(moto_endpoint, db_url, backoff_seconds=1.5, sinks=[
-        {"name": "hook", "type": "webhook", "url_env": "EA_HOOK_URL", "secret_env": "EA_HOOK_SECRET"}]), engine)  # fmt: skip
+    sink = {"name": "hook", "type": "webhook", "url_env": "EA_HOOK_URL", "secret_env": "EA_HOOK_SECRET"}
+    runs = Runs(config(moto_endpoint, db_url, backoff_seconds=1.5, sinks=[sink]), engine)
     bucket(s3, "unversioned", None)
     receiver.statuses = [500, 500]
     runs()
