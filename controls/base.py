@@ -66,7 +66,7 @@ class Policy:
 
     allowed_regions: tuple[str, ...] = ()  # glob patterns (eu-*, europe-*, EU); empty: residency not judged
     max_access_key_age_days: int = 90
-    max_unused_credential_days: int = 45
+    max_unused_credential_days: int = 90  # a console password or active access key idle longer fails
     min_password_length: int = 14
     min_password_reuse_prevention: int = 24
     min_log_retention_days: int = 365

@@ -108,22 +108,14 @@ def moto_server() -> Iterator[str]:
 def sandbox_endpoint() -> Iterator[str]:
     """A second moto server holding the seeded sandbox account, seeded once per session.
 
+    Served from a process of its own (see ea_testkit.sandbox): moto's state is per process, and the
+    resets `moto_endpoint` makes would otherwise wipe the seeded account too.
     Read-only: tests that change AWS state use `moto_endpoint` (reset for each test) instead.
     """
-    from moto.server import ThreadedMotoServer
+    from ea_testkit.sandbox import sandbox_server
 
-    from collector.sandbox import seed_aws
-    from collector.sandbox.base import SANDBOX_CREDENTIALS
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setattr(os, "environ", {**os.environ, **SANDBOX_CREDENTIALS})
-        seed_aws(endpoint)
-    yield endpoint
-    server.stop()
+    with sandbox_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from collector.sandbox.base import client
 
 def _seeders() -> list[Callable[[str], Any]]:
     """Service seeders, run after the base in this order (some configure the base's buckets)."""
-    from collector.sandbox import aws_data, aws_iam, aws_logging, aws_network, aws_s3
+    from collector.sandbox import aws_data, aws_iam, aws_logging, aws_network, aws_resilience, aws_s3, aws_security
 
-    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_logging.seed]
+    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_logging.seed, aws_resilience.seed,
+            aws_security.seed]  # fmt: skip
 
 
 def _bucket(endpoint: str, name: str, region: str) -> Any:

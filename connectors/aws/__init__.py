@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from connectors.aws import (
+    autoscaling,
+    backup,
     cloudtrail,
     configservice,
     dynamodb,
     ec2,
+    ecr,
     eks,
     elbv2,
     guardduty,
     iam,
+    inspector2,
     kms,
     logs,
+    macie,
     organizations,
     rds,
     s3,
     s3control,
     secretsmanager,
+    securityhub,
     sns,
     sqs,
 )  # fmt: skip
@@ -26,8 +32,9 @@ from connectors.aws.targets import AwsOrganization, open_target, region_status, 
 
 # Explicit registration: importing a module registers its kinds.
 MODULES = (
+    autoscaling, backup, macie,
     cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, s3,
-    s3control, secretsmanager, sns, sqs,
+    s3control, secretsmanager, sns, sqs, ecr, inspector2, securityhub,
 )  # fmt: skip
 
 # Calls the connector makes for every target whatever kinds run: who am I, which regions are

@@ -341,3 +341,60 @@ def observe_bucket_acl(bucket: Bucket, response: dict, provenance: dict) -> Evid
         source=provenance,
         raw=redact(to_jsonable({"bucket": bucket.listing, "acl": strip_metadata(response)})),
     )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+NARROWING_FILTERS = ("Tag", "Tags", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    flt = rule.get("Filter") or {}
+    both = flt.get("And") or {}
+    expiration = rule.get("Expiration") or {}
+    transitions = rule.get("Transitions", [])
+    noncurrent = rule.get("NoncurrentVersionTransitions", [])
+    return {
+        "id": rule.get("ID"),
+        "prefix": flt.get("Prefix", both.get("Prefix", rule.get("Prefix"))) or None,
+        "tag_or_size_filter": any(k in flt or k in both for k in NARROWING_FILTERS),
+        "expiration_days": expiration.get("Days"),
+        "expiration_date": expiration.get("Date"),
+        "noncurrent_expiration_days": (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"),
+        "transitions": [
+            {"days": t.get("Days"), "date": t.get("Date"), "storage_class": t["StorageClass"]} for t in transitions
+        ],
+        "noncurrent_transitions": [
+            {"days": t.get("NoncurrentDays"), "storage_class": t["StorageClass"]} for t in noncurrent
+        ],
+    }
+
+
+@evidence_kind(
+    "aws.s3.bucket.lifecycle", regional=False, permissions=(*LIST_PERMISSIONS, "s3:GetLifecycleConfiguration")
+)
+def collect_bucket_lifecycle(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The lifecycle rules of every S3 bucket: expiration and transitions (no configuration is a fact)."""
+    answers = each_bucket(aws, "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration")
+    for bucket, resp, provenance in answers:
+        yield observe_bucket_lifecycle(bucket, resp, provenance)
+
+
+def observe_bucket_lifecycle(bucket: Bucket, response: dict | None, provenance: dict) -> Evidence:
+    config = to_jsonable(strip_metadata(response or {}))
+    rules = config.get("Rules", [])
+    enabled = sorted((_lifecycle_rule(r) for r in rules if r["Status"] == "Enabled"), key=lambda r: r["id"] or "")
+    return Evidence(
+        kind="aws.s3.bucket.lifecycle",
+        resource_id=bucket.arn,
+        resource_type=BUCKET_TYPE,
+        region=bucket.region,
+        observed={
+            "configured": response is not None,
+            "enabled_rules": enabled,
+            "disabled_rule_count": len(rules) - len(enabled),
+        },
+        source=provenance,
+        raw=redact({"bucket": bucket.listing, "lifecycle": config}),
+    )

@@ -16,7 +16,7 @@ from connectors.aws import FRAMEWORK_PERMISSIONS, AwsClients, AwsTarget
 from connectors.base import CollectionError, registered_kinds
 from ea_testkit.iam_actions import iam_action
 
-READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|List|Describe|Search|GenerateCredentialReport$)")
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|List|Describe|Search|BatchGet|GenerateCredentialReport$)")
 
 
 def policy(*args: str) -> dict:

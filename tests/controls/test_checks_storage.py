@@ -43,6 +43,10 @@ SECRET = {"rotation_enabled": True, "rotation_days": 30, "rotation_schedule": No
           "last_rotated": "2026-11-27T20:32:55Z", "next_rotation": "2026-12-27T20:32:55Z",
           "kms_key_id": KEY}  # fmt: skip
 MEMBER = {**RDS_BACKUP, "multi_az": False, "deletion_protection": False, "db_cluster_id": "chat-history"}
+LIFECYCLE = {"configured": True, "enabled_rules": [{"id": "expire-old-versions", "prefix": None,
+             "tag_or_size_filter": False, "expiration_days": None, "expiration_date": None,
+             "noncurrent_expiration_days": 30, "transitions": [], "noncurrent_transitions": []}],
+             "disabled_rule_count": 0}  # fmt: skip
 
 
 ROWS = [
@@ -78,6 +82,9 @@ ROWS = [
      "READ, WRITE to AllUsers"),
     ("aws.s3.bucket.acl_not_public", {**ACL, "authenticated_users_permissions": ["READ"]}, None, FAIL,
      "READ to AuthenticatedUsers"),
+    ("aws.s3.bucket.lifecycle_expiration_configured", LIFECYCLE, None, PASS, "expire-old-versions expires noncurrent"),
+    ("aws.s3.bucket.lifecycle_expiration_configured", {"configured": False, "enabled_rules": [],
+     "disabled_rule_count": 0}, None, FAIL, "no lifecycle configuration"),
     # KMS
     ("aws.kms.key.rotation_enabled", KMS, None, PASS, "every 180 days"),
     ("aws.kms.key.rotation_enabled", {**KMS, "rotation_period_days": None}, None, PASS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,6 +84,68 @@ def user_access_keys_used(subject: Subject, policy: Policy) -> Verdict:
             )
         )
     return Verdict.passed(f"active access key{'s' if len(active) > 1 else ''} {' and '.join(map(str, active))} used")
+
+
+def _observed_at(subject: Subject) -> dt.datetime:
+    """When the evidence was observed: credential ages are measured against it, never against a clock."""
+    if subject.at is None:
+        raise ValueError("judging a credential's age needs the time the evidence was observed (Subject.at)")
+    return subject.at
+
+
+def _time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+@check("aws.iam.user.access_keys_rotated", reads="aws.iam.user.credentials")
+def user_access_keys_rotated(subject: Subject, policy: Policy) -> Verdict:
+    """Every active access key of an IAM user is younger than the policy's maximum access key age."""
+    o = subject.observed
+    active = _active_keys(o)
+    if not active:
+        return Verdict.not_applicable("no active access key")
+    at, limit = _observed_at(subject), policy.max_access_key_age_days
+    young, old = [], []
+    for n in active:
+        created = o[f"access_key_{n}_last_rotated"]
+        if created is None:  # the report always dates a key; without a date its age cannot be shown
+            old.append(f"access key {n} is active but has no creation date")
+            continue
+        age = at - _time(created)
+        (young if age < dt.timedelta(days=limit) else old).append(f"access key {n} is {age.days} days old")
+    if old:
+        return Verdict.failed(f"{o['user_name']}: {'; '.join(old)} (max {limit})")
+    return Verdict.passed(f"{'; '.join(young)} (max {limit})")
+
+
+@check("aws.iam.user.unused_credentials_disabled", reads="aws.iam.user.credentials")
+def user_unused_credentials_disabled(subject: Subject, policy: Policy) -> Verdict:
+    """No console password or active access key of an IAM user has gone unused for more than the policy's maximum
+    number of days; a credential never used counts from when it was issued."""
+    o = subject.observed
+    credentials = [("console password", o["password_last_used"], o["password_last_changed"] or o["created"])]
+    credentials = credentials if o["password_enabled"] else []
+    credentials += [
+        (f"access key {n}", o[f"access_key_{n}_last_used"], o[f"access_key_{n}_last_rotated"] or o["created"])
+        for n in _active_keys(o)
+    ]
+    if not credentials:
+        return Verdict.not_applicable("no console password or active access key")
+    at, limit = _observed_at(subject), policy.max_unused_credential_days
+    recent, stale = [], []
+    for name, last_used, issued in credentials:
+        used, set_at = (_time(last_used) if last_used else None), _time(issued)
+        idle = at - max(t for t in (used, set_at) if t is not None)
+        if used is None:
+            text = f"{name} never used, issued {idle.days} days ago"
+        elif set_at > used:  # a password set again after its last use: the new one has not been used
+            text = f"{name} not used since it was set {idle.days} days ago"
+        else:
+            text = f"{name} last used {idle.days} days ago"
+        (stale if idle > dt.timedelta(days=limit) else recent).append(text)
+    if stale:
+        return Verdict.failed(f"{o['user_name']}: {'; '.join(stale)} (max {limit})")
+    return Verdict.passed(f"{'; '.join(recent)} (max {limit})")
 
 
 # --------------------------------------------------------------------------- root user

@@ -17,6 +17,7 @@ DATA_RESOURCE_KINDS = (
     "aws.secretsmanager.secret.rotation",
     "aws.kms.key.rotation",
     "aws.eks.cluster.endpoint_access",
+    "aws.backup.vault.configuration",  # recovery points are copies of the data they back up
 )
 
 

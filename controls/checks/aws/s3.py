@@ -91,3 +91,25 @@ def bucket_acl_not_public(subject: Subject, policy: Policy) -> Verdict:
     if grants:
         return Verdict.failed(f"ACL grants {'; '.join(grants)}")
     return Verdict.passed("no ACL grants to AllUsers or AuthenticatedUsers")
+
+
+@check("aws.s3.bucket.lifecycle_expiration_configured", reads="aws.s3.bucket.lifecycle")
+def bucket_lifecycle_expiration_configured(subject: Subject, policy: Policy) -> Verdict:
+    """At least one enabled lifecycle rule expires current or noncurrent object versions."""
+    o = subject.observed
+    if not o["configured"]:
+        return Verdict.failed("no lifecycle configuration: objects are kept until someone deletes them")
+    expiring = [r for r in o["enabled_rules"] if r["expiration_days"] is not None or r["expiration_date"] is not None
+                or r["noncurrent_expiration_days"] is not None]  # fmt: skip
+    if not expiring:
+        return Verdict.failed(f"{len(o['enabled_rules'])} enabled rule(s), none expires objects or old versions")
+    shown = []
+    for r in expiring:
+        what = [f"objects after {r['expiration_days']} days" if r["expiration_days"] is not None else "",
+                f"objects on {r['expiration_date']}" if r["expiration_date"] is not None else "",
+                f"noncurrent versions after {r['noncurrent_expiration_days']} days"
+                if r["noncurrent_expiration_days"] is not None else ""]  # fmt: skip
+        scope = f" under {r['prefix']}" if r["prefix"] else ""
+        scope += " (tag/size filtered)" if r["tag_or_size_filter"] else ""
+        shown.append(f"{r['id'] or 'rule'}{scope} expires {' and '.join(w for w in what if w)}")
+    return Verdict.passed("; ".join(shown))

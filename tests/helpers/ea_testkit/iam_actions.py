@@ -11,6 +11,7 @@ SERVICE_PREFIX = {
     "cloudwatch-logs": "logs",
     "s3-control": "s3",
     "secrets-manager": "secretsmanager",
+    "auto-scaling": "autoscaling",
 }
 OVERRIDES = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
@@ -21,6 +22,7 @@ OVERRIDES = {
     ("s3", "GetBucketVersioning"): "s3:GetBucketVersioning",
     ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
     ("s3", "GetBucketAcl"): "s3:GetBucketAcl",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
     ("rds", "DescribeDBInstances"): "rds:DescribeDBInstances",
     ("rds", "DescribeDBClusters"): "rds:DescribeDBClusters",
 }
