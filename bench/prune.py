@@ -1,0 +1,145 @@
+"""Retention benchmark: N resources, D days of daily runs, C resources changing per run, keep K days.
+
+Goals (issue 10): prune finishes with peak RSS < 300 MB; the database shrinks by at least the share of
+evidence intervals pruned; a run right after prune is no slower than right before it.
+
+    .venv/bin/python bench/prune.py                                   # SQLite, and PostgreSQL when reachable
+    .venv/bin/python bench/prune.py --backend sqlite --resources 2000 --days 60 --keep-days 30
+
+Sizes are of live data: SQLite after VACUUM, PostgreSQL after VACUUM FULL (deleting rows alone leaves the
+files as large, for reuse). "Run work" is the store work of a run with no changes (write every unit and
+seal it), the median of 3 before and 3 after the prune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from store_growth import PG_URL, db_size, synthetic
+
+from collector.retention import prune
+from collector.store.engine import make_engine, upgrade
+from collector.store.models import EvidenceState, RunStatus
+from collector.store.writer import UnitKey, open_run, seal_run, write_unit
+
+UNITS = 10
+T0 = dt.datetime(2025, 1, 1, 2, tzinfo=dt.UTC)
+
+
+class Account:
+    """The synthetic account; unchanged resources reuse their Evidence (only changes cost generation)."""
+
+    def __init__(self, resources: int):
+        self.versions = [0] * resources
+        self.items = [synthetic(i, 0, T0) for i in range(resources)]
+
+    def change(self, index: int, when: dt.datetime) -> None:
+        self.versions[index] += 1
+        self.items[index] = synthetic(index, self.versions[index], when)
+
+    def run(self, engine: sa.Engine, when: dt.datetime) -> float:
+        per_unit = len(self.items) // UNITS
+        started = time.perf_counter()
+        run_id = open_run(engine, ["bench"], "bench", when)
+        for u in range(UNITS):
+            batch = self.items[u * per_unit : (u + 1) * per_unit]
+            write_unit(engine, run_id, UnitKey("bench", "aws.s3.bucket.encryption", f"unit-{u}"), batch, when, when)
+        seal_run(engine, run_id, RunStatus.COMPLETE, when + dt.timedelta(minutes=5))
+        return time.perf_counter() - started
+
+
+def live_size(engine: sa.Engine) -> int:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM" if engine.dialect.name == "sqlite" else "VACUUM FULL"))
+    return db_size(engine)
+
+
+def bench(url: str, label: str, resources: int, days: int, changes: int, keep_days: int) -> bool:
+    engine = make_engine(url)
+    upgrade(engine)
+    rng = random.Random(5)
+    account = Account(resources)
+    seeding = time.perf_counter()
+    for n in range(days):
+        when = T0 + dt.timedelta(days=n)
+        if n:
+            for i in rng.sample(range(resources), changes):
+                account.change(i, when)
+        account.run(engine, when)
+    seeding = time.perf_counter() - seeding
+    end = T0 + dt.timedelta(days=days)
+    before = statistics.median(account.run(engine, end + dt.timedelta(hours=h)) for h in range(3))
+    with engine.connect() as conn:
+        intervals = conn.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar_one()
+    size_before = live_size(engine)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    summary = prune(engine, keep_days=keep_days, keep_runs_min=10, now=end + dt.timedelta(hours=4))
+    took = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size_after = live_size(engine)
+    after = statistics.median(account.run(engine, end + dt.timedelta(hours=5 + h)) for h in range(3))
+    engine.dispose()
+    pruned = summary["removed"]["evidence_states"]
+    share = pruned / intervals
+    shrink = 1 - size_after / size_before
+    print(f"[{label}] {resources} resources, {days} daily runs, {changes} changes per run, keep {keep_days} days "
+          f"(seeded in {seeding:.0f} s)")  # fmt: skip
+    print(f"  prune: {took:.2f} s, {summary['removed']['runs_tombstoned']} runs tombstoned, {pruned} of {intervals} "
+          f"intervals ({share:.1%}), {summary['removed']['blobs']} blobs")  # fmt: skip
+    verdict = "PASS" if rss < 300 else "FAIL"
+    print(f"  peak RSS {rss:.0f} MB (before prune {rss_before:.0f} MB)   goal < 300 MB   {verdict}")
+    print(f"  live size {size_before / 1e6:.2f} MB -> {size_after / 1e6:.2f} MB: shrank {shrink:.1%}, pruned share "
+          f"{share:.1%}   goal shrink >= share   {'PASS' if shrink >= share else 'FAIL'}")  # fmt: skip
+    faster = after <= before * 1.05
+    print(f"  no-change run work before {before:.3f} s, after {after:.3f} s   goal after <= before (5% noise)   "
+          f"{'PASS' if faster else 'FAIL'}")  # fmt: skip
+    return rss < 300 and shrink >= share and faster
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=400)
+    parser.add_argument("--changes", type=int, default=50, help="resources changing per run (0.5%% of 10,000)")
+    parser.add_argument("--keep-days", type=int, default=365)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
+    args = parser.parse_args()
+    ok = True
+    run = (args.resources, args.days, args.changes, args.keep_days)
+    if args.backend in ("sqlite", "all"):
+        with tempfile.TemporaryDirectory() as tmp:
+            ok &= bench(f"sqlite:///{tmp}/bench.db", "sqlite", *run)
+    if args.backend in ("postgresql", "all"):
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        try:
+            admin.connect().close()
+        except sa.exc.OperationalError:
+            print(f"[postgresql] skipped: {PG_URL} not reachable")
+            return 0 if ok else 1
+        name = f"ea_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+            ok &= bench(url, "postgresql", *run)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
