@@ -3,7 +3,8 @@
 A control's status, per framework:
 - `non_compliant`: a mapped check fails on some resource;
 - `not_collected`: nothing fails, but a unit of a kind a mapped check reads was not collected
-  (its latest collection up to T was a gap, or it was never collected);
+  (its latest collection up to T was a gap, or it was never collected), or its latest successful
+  collection is older than its freshness limit at T (`stale`: evidence too old to count);
 - `compliant`: every mapped check passes (or does not apply) on every resource, at least one passes;
 - `not_applicable`: mapped checks found nothing to judge (no such resources), nothing missing;
 - `manual`: no automated check is mapped; attachments may cover it. Never reported as passing.
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from collector.store.models import Attachment, RunUnit, UnitStatus, VerdictState
-from connectors.base import rfc3339
+from connectors.base import rfc3339, utcnow
 from controls.base import CheckSpec, registered_checks
 from controls.catalog import Catalog, Framework, Strength
 
@@ -88,6 +89,11 @@ def latest_units(session: Session, at: dt.datetime | None) -> dict[str, list[Run
     return out
 
 
+def is_stale(unit: RunUnit, at: dt.datetime) -> bool:
+    """A collected unit whose freshness limit passed by `at`: it counts as a gap (reason `stale`)."""
+    return unit.status == UnitStatus.COLLECTED and unit.fresh_until is not None and unit.fresh_until < at
+
+
 def check_states(
     session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None
 ) -> dict[str, CheckState]:
@@ -104,6 +110,7 @@ def check_states(
         else:
             state.not_applicable += 1
     units = latest_units(session, at)
+    moment = at or utcnow()
     for spec in registered_checks():
         state = states[spec.id]
         seen = [u for kind in spec.reads for u in units.get(kind, []) if not wanted or u.target in wanted]
@@ -115,6 +122,9 @@ def check_states(
                 if u.status == UnitStatus.GAP:
                     state.gaps.append({"kind": kind, "target": u.target, "scope": u.scope, "reason": "gap",
                                        "run_id": u.run_id})  # fmt: skip
+                elif is_stale(u, moment):
+                    state.gaps.append({"kind": kind, "target": u.target, "scope": u.scope, "reason": "stale",
+                                       "run_id": u.run_id, "fresh_until": rfc3339(u.fresh_until)})  # fmt: skip
     return states
 
 

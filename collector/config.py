@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import itertools
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -49,10 +50,10 @@ class Strict(BaseModel):
 
 
 def _check_cron(expr: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from collector.cron import cron_trigger
 
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        cron_trigger(expr)
     except ValueError as exc:
         raise ValueError(f"not a 5-field cron expression ({exc})") from None
     return expr
@@ -93,6 +94,8 @@ class BaseTarget(Strict):
     exclude_kinds: list[str] = Field(default_factory=list, description="glob patterns of kinds not to collect")
     schedule: str = "0 * * * *"
     policy: PolicyConfig = Field(default_factory=PolicyConfig)  # overrides the global policy for this target
+    # kind glob or provider -> duration; wins over the global `freshness:` (docs/store.md, Freshness)
+    freshness: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("kinds", "exclude_kinds")
     @classmethod
@@ -109,6 +112,15 @@ class BaseTarget(Strict):
     @classmethod
     def _schedule(cls, expr: str) -> str:
         return _check_cron(expr)
+
+    @field_validator("freshness")
+    @classmethod
+    def _freshness(cls, limits: dict[str, str]) -> dict[str, str]:
+        return check_freshness(limits)
+
+    def schedule_interval(self) -> dt.timedelta:
+        """The longest time between two runs this cron schedule makes (over a sample of its next fires)."""
+        return cron_interval(self.schedule)
 
     def wants(self, spec: KindSpec) -> bool:
         """Whether this target collects the kind: it matches `kinds` (or all) and no `exclude_kinds`."""
@@ -247,6 +259,51 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(**{unit: int(match.group(1))})
 
 
+def cron_interval(expr: str) -> dt.timedelta:
+    from collector.cron import cron_trigger
+
+    trigger = cron_trigger(expr)  # crontab meaning (weekdays from Sunday), as the scheduler runs it
+    moment = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)  # a Monday: the sample is the same on every machine
+    fires = []
+    for _ in range(16):
+        moment = trigger.get_next_fire_time(None, moment + dt.timedelta(seconds=1) if fires else moment)
+        fires.append(moment)
+    return max(b - a for a, b in itertools.pairwise(fires))
+
+
+def check_freshness(limits: dict[str, str]) -> dict[str, str]:
+    for pattern, text in limits.items():
+        if not (pattern in PROVIDER_NAMES or pattern in ("k8s",) or any(
+                fnmatch.fnmatchcase(k.name, pattern) for k in registered_kinds())):  # fmt: skip
+            raise ValueError(f"{pattern!r} is neither a provider nor a pattern matching an evidence kind")
+        parse_duration(text)
+    return limits
+
+
+def freshness_limit(kind: str, *maps: dict[str, str]) -> dt.timedelta | None:
+    """The first map with a matching key decides: an exact kind, then the longest matching glob, then the
+    provider (`aws`, `gcp`, `kubernetes`/`k8s`). None when no map names the kind."""
+    provider = kind.split(".", 1)[0]
+    for limits in maps:
+        if kind in limits:
+            return parse_duration(limits[kind])
+        globs = sorted((p for p in limits if any(c in p for c in "*?[") and fnmatch.fnmatchcase(kind, p)), key=len)
+        if globs:
+            return parse_duration(limits[globs[-1]])
+        for name in (provider, "kubernetes" if provider == "k8s" else provider):
+            if name in limits:
+                return parse_duration(limits[name])
+    return None
+
+
+class RetentionConfig(Strict):
+    """What `prune` keeps (docs/store.md, Retention). Without keep_days nothing is ever pruned."""
+
+    keep_days: Annotated[int, Field(ge=1)] | None = None
+    keep_runs_min: Annotated[int, Field(ge=1)] = 10  # the newest N collection runs are kept, however old
+    auto: bool = False  # prune after every collect (under the same lock)
+
+
 class SinkFilter(Strict):
     """Which events a sink gets; an empty list means all."""
 
@@ -350,7 +407,20 @@ class Config(Strict):
     # so this only needs to be large enough that small units never hold up large ones.
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    # kind glob or provider -> duration (30m, 12h, 7d); default twice the target's schedule interval
+    freshness: dict[str, str] = Field(default_factory=dict)
     targets: Annotated[list[TargetConfig], Field(min_length=1)]
+
+    @field_validator("freshness")
+    @classmethod
+    def _freshness(cls, limits: dict[str, str]) -> dict[str, str]:
+        return check_freshness(limits)
+
+    def freshness_for(self, target: TargetConfig, kind: str) -> dt.timedelta:
+        """How long a successful collection of `kind` on `target` counts as current."""
+        limit = freshness_limit(kind, target.freshness, self.freshness)
+        return limit if limit is not None else 2 * target.schedule_interval()
 
     @field_validator("database_url")
     @classmethod

@@ -276,6 +276,15 @@ def _previous_outcome(session: Session, unit: Any, run_id: int) -> str | None:
     ).scalar()
 
 
+def _previous_collected(session: Session, unit: Any, run_id: int) -> int | None:
+    ru = RunUnit
+    return session.execute(
+        sa.select(sa.func.max(ru.run_id)).where(
+            ru.target == unit.target, ru.kind == unit.kind, ru.scope == unit.scope, ru.run_id < run_id,
+            ru.status == UnitStatus.COLLECTED)
+    ).scalar()  # fmt: skip
+
+
 def _unit_events(
     session: Session,
     run: Run,
@@ -298,6 +307,9 @@ def _unit_events(
             .distinct()
         )
     }
+    stale_marks = _stale_marks(
+        session, {(u.target, u.kind, u.scope) for u in units if u.status == UnitStatus.COLLECTED}
+    )
     gaps = {
         (g.target, g.kind, g.scope): g for g in session.execute(sa.select(Gap).where(Gap.run_id == run.id)).scalars()
     }
@@ -317,6 +329,9 @@ def _unit_events(
         elif key in gapped_before and _previous_outcome(session, unit, run.id) == UnitStatus.GAP:
             event_type = "gap_resolved"
             details = {"reason": "collected again"}
+        elif key in stale_marks and _previous_collected(session, unit, run.id) in stale_marks[key]:
+            event_type = "gap_resolved"
+            details = {"reason": "collected again after its evidence went stale"}
         else:
             continue
         details["controls"] = kind_controls(catalog_map, checks_by_kind.get(unit.kind, []))
@@ -337,51 +352,94 @@ def _unit_events(
     return events
 
 
+def _stale_marks(session: Session, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], set[int]]:
+    """Per unit, the last collected runs for which a `stale` collection_gap was already raised."""
+    marks: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    if not keys:
+        return marks
+    targets = sorted({k[0] for k in keys})
+    rows = session.execute(
+        sa.select(DriftEvent.target, DriftEvent.kind, DriftEvent.scope, DriftEvent.details).where(
+            DriftEvent.type == "collection_gap", DriftEvent.target.in_(targets)
+        )
+    )
+    for row in rows:
+        key = (row.target, row.kind, row.scope)
+        last = (row.details or {}).get("last_collected_run")
+        if key in keys and last is not None:
+            marks[key].add(int(last))
+    return marks
+
+
+def _stale_events(session: Session, run: Run, catalog_map: dict[str, CheckControls],
+                  checks_by_kind: dict[str, list[str]], now: dt.datetime) -> list[DriftEvent]:  # fmt: skip
+    """Units of any target whose last successful collection outlived its freshness limit: one
+    `collection_gap` (reason `stale`) per such unit and collection, raised by whichever run sees it first."""
+    from collector.compliance import is_stale, latest_units
+
+    stale = [u for units in latest_units(session, None).values() for u in units if is_stale(u, now)]
+    marks = _stale_marks(session, {(u.target, u.kind, u.scope) for u in stale})
+    events = []
+    for u in stale:
+        if u.run_id in marks.get((u.target, u.kind, u.scope), set()):
+            continue
+        details = {
+            "reason": f"stale: last collected in run {u.run_id}, current only until {rfc3339(u.fresh_until)}",
+            "gap_reason": "stale",
+            "last_collected_run": u.run_id,
+            "fresh_until": rfc3339(u.fresh_until),
+            "controls": kind_controls(catalog_map, checks_by_kind.get(u.kind, [])),
+        }
+        events.append(_new_event(run, "collection_gap", target=u.target, kind=u.kind, scope=u.scope, now=now,
+                                 details=details, region=u.scope, severity=severity("collection_gap", None),
+                                 alert_state=AlertState.DUE))  # fmt: skip
+    return events
+
+
 def _confirm(session: Session, run: Run, confirm_runs: int) -> None:
     """Pending failures of this run's targets: sent once they held for `confirm_runs` collections of their
-    unit, dropped as a blip when their failing verdict ended sooner."""
-    pending = (
-        session.execute(
-            sa.select(DriftEvent).where(
-                DriftEvent.alert_state == AlertState.PENDING, DriftEvent.target.in_(run.targets)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    unit, dropped as a blip when their failing verdict ended sooner. A few queries per unit, not per event."""
+    pending = list(session.execute(
+        sa.select(DriftEvent).where(DriftEvent.alert_state == AlertState.PENDING, DriftEvent.target.in_(run.targets))
+    ).scalars())  # fmt: skip
+    if not pending:
+        return
+    ended: dict[int, int | None] = {}
+    for part in _chunks([e.verdict_state_id for e in pending if e.verdict_state_id]):
+        rows = session.execute(sa.select(VerdictState.id, VerdictState.ended_run_id).where(VerdictState.id.in_(part)))
+        ended.update((row.id, row.ended_run_id) for row in rows)
+    collected: dict[tuple[str, str, str], list[int]] = {}
+    for key in {(e.target, e.kind, e.scope) for e in pending}:
+        first = min(e.run_id for e in pending if (e.target, e.kind, e.scope) == key)
+        collected[key] = list(session.execute(
+            sa.select(RunUnit.run_id).where(
+                RunUnit.target == key[0], RunUnit.kind == key[1], RunUnit.scope == key[2],
+                RunUnit.status == UnitStatus.COLLECTED, RunUnit.run_id >= first, RunUnit.run_id <= run.id)
+        ).scalars())  # fmt: skip
+    confirmed = []
     for event in pending:
-        verdict = session.get(VerdictState, event.verdict_state_id) if event.verdict_state_id else None
-        if verdict is None or (verdict.ended_run_id is not None and verdict.ended_run_id <= run.id):
+        if event.verdict_state_id not in ended or (ended[event.verdict_state_id] or run.id + 1) <= run.id:
             event.alert_state = AlertState.SUPPRESSED
             event.details = {**event.details, "blip": True}
             continue
-        held = session.execute(
-            sa.select(sa.func.count())
-            .select_from(RunUnit)
-            .where(
-                RunUnit.target == event.target,
-                RunUnit.kind == event.kind,
-                RunUnit.scope == event.scope,
-                RunUnit.status == UnitStatus.COLLECTED,
-                RunUnit.run_id >= event.run_id,
-                RunUnit.run_id <= run.id,
-            )
-        ).scalar_one()
+        held = sum(1 for r in collected[(event.target, event.kind, event.scope)] if r >= event.run_id)
         if held >= confirm_runs:
-            blips = session.execute(
-                sa.select(sa.func.count())
-                .select_from(DriftEvent)
-                .where(
-                    DriftEvent.check_id == event.check_id,
-                    DriftEvent.target == event.target,
-                    DriftEvent.resource_id == event.resource_id,
-                    DriftEvent.type.in_(FAILURES),
-                    DriftEvent.alert_state == AlertState.SUPPRESSED,
-                    DriftEvent.id < event.id,
-                )
-            ).scalar_one()
-            event.alert_state = AlertState.DUE
-            event.details = {**event.details, "confirmed_in_run": run.id, "held_runs": held, "blips_before": blips}
+            confirmed.append((event, held))
+    if not confirmed:
+        return
+    blips: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for part in _chunks(sorted({e.resource_id or "" for e, _ in confirmed})):
+        for row in session.execute(
+            sa.select(DriftEvent.id, DriftEvent.check_id, DriftEvent.target, DriftEvent.resource_id).where(
+                DriftEvent.resource_id.in_(part), DriftEvent.type.in_(FAILURES),
+                DriftEvent.alert_state == AlertState.SUPPRESSED)
+        ):  # fmt: skip
+            blips[(row.check_id, row.target, row.resource_id)].append(row.id)
+    for event, held in confirmed:
+        key = (event.check_id, event.target, event.resource_id)
+        earlier = sum(1 for i in blips.get(key, []) if i < (event.id or 0))
+        event.alert_state = AlertState.DUE
+        event.details = {**event.details, "confirmed_in_run": run.id, "held_runs": held, "blips_before": earlier}
 
 
 def compute_run(engine: sa.Engine, run_id: int, catalog: Catalog, confirm_runs: int, now: dt.datetime) -> list[int]:
@@ -399,6 +457,7 @@ def compute_run(engine: sa.Engine, run_id: int, catalog: Catalog, confirm_runs: 
             return []
         events = _verdict_events(session, run, catalog_map, now, confirm_runs)
         events += _unit_events(session, run, catalog_map, checks_by_kind, now)
+        events += _stale_events(session, run, catalog_map, checks_by_kind, now)
         session.add_all(events)
         session.flush()
         _confirm(session, run, confirm_runs)

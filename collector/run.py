@@ -137,7 +137,12 @@ def judge_unit(key: UnitKey, evidence: list[Evidence], policy: Policy) -> list[J
 
 
 def _store(
-    engine: sa.Engine, run_id: int, outcome: UnitOutcome, result: RunResult, policies: dict[str, Policy]
+    engine: sa.Engine,
+    run_id: int,
+    outcome: UnitOutcome,
+    result: RunResult,
+    policies: dict[str, Policy],
+    freshness: Callable[[str, str], dt.timedelta],
 ) -> RunUnit:
     key = outcome.key
     if outcome.skip is not None:
@@ -146,8 +151,9 @@ def _store(
     if outcome.evidence is not None:
         try:
             judgements = judge_unit(key, outcome.evidence, policies[key.target])
+            fresh_until = outcome.started_at + freshness(key.target, key.kind)
             return write_unit(
-                engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at, judgements
+                engine, run_id, key, outcome.evidence, outcome.started_at, outcome.finished_at, judgements, fresh_until
             )
         except CollectionError as exc:  # the connector's output was inconsistent: keep nothing of it
             outcome.error = exc
@@ -185,6 +191,10 @@ def collect(
             log.warning("marked an interrupted run aborted", run_id=run_id)
         catalog = config.catalog()
         policies = {t.name: config.policy_for(t) for t in selected}
+        by_name = {t.name: t for t in selected}
+
+        def freshness(target: str, kind: str) -> dt.timedelta:
+            return config.freshness_for(by_name[target], kind)
         run_id = open_run(engine, names, config.digest(), clock(), catalog.digest)
         result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
         bound = log.bind(run_id=run_id)
@@ -194,15 +204,21 @@ def collect(
             units = schedule(plan_units(selected, open_target, contexts), last_unit_durations(engine, names))
             if on_planned:
                 on_planned(len(units))
-            with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="unit") as pool:
+            pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="unit")
+            try:
                 pending: set[Future[UnitOutcome]] = {pool.submit(run_one_unit, u, clock) for u in units}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        stored = _store(engine, run_id, future.result(), result, policies)
+                        stored = _store(engine, run_id, future.result(), result, policies, freshness)
                         result.units.append(stored)
                         if on_unit:
                             on_unit(stored)
+            except BaseException:
+                # SIGTERM, say: seal the run now; queued units never start, running ones end unobserved.
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
             collected = sum(1 for u in result.units if u.status == "collected")
             if not result.gaps:
                 result.status = RunStatus.COMPLETE
@@ -215,6 +231,8 @@ def collect(
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
             bound.exception("run did not finish", interrupted=interrupted)
             seal_run(engine, run_id, RunStatus.ABORTED if interrupted else RunStatus.FAILED, clock())
+            if interrupted:
+                contexts.clear()  # the process is stopping: closing would wait for the units still in flight
             raise
         finally:
             for context in contexts:
@@ -227,4 +245,11 @@ def collect(
             result.drift = after_run(engine, run_id, names, catalog, config.alerts, clock(), sleep)
         except Exception:  # alerting never fails a collection; the next run computes what is missing
             bound.exception("drift detection or alerting failed")
+        if config.retention.auto and config.retention.keep_days:
+            from collector.retention import prune
+
+            try:  # under this run's lock, after it: never concurrently with a collection of these targets
+                prune(engine, config.retention.keep_days, config.retention.keep_runs_min, clock())
+            except Exception:
+                bound.exception("automatic prune failed; nothing was removed")
         return result

@@ -57,7 +57,7 @@ def _lines(session: Session, run: Run, prev_digest: str) -> Iterator[dict]:
         "agent_version": run.agent_version,
         "config_digest": run.config_digest,
         "catalog_digest": run.catalog_digest,
-    }
+    } | ({"record": run.record, "details": run.details} if run.record != "collection" else {})
     units = session.execute(
         sa.select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.target, RunUnit.kind, RunUnit.scope)
     ).scalars()
@@ -197,6 +197,8 @@ class Verification:
     runs_checked: int = 0
     head: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    pruned_runs: int = 0
+    pruned_before: str | None = None  # the newest prune's horizon: tombstones before it are checked by hash
 
     @property
     def ok(self) -> bool:
@@ -208,6 +210,8 @@ class Verification:
             "runs_checked": self.runs_checked,
             "head": self.head,
             "first_broken_run": self.problems[0].run_id if self.problems else None,
+            "pruned_runs": self.pruned_runs,
+            "pruned_before": self.pruned_before,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -258,9 +262,10 @@ def _check_interval_runs(session: Session, result: Verification) -> None:
             RunUnit.scope == es.scope,
             RunUnit.status == UnitStatus.COLLECTED,
         )
+        pruned = sa.exists().where(Run.id == column, Run.pruned_at.is_not(None))
         orphans = session.execute(
             sa.select(es.id, es.kind, es.resource_id, column.label("run_id"))
-            .where(column.is_not(None), ~sa.exists().where(unit))
+            .where(column.is_not(None), ~sa.exists().where(unit), ~pruned)
             .order_by(column, es.id)
         )
         for row in orphans:
@@ -275,6 +280,22 @@ def _check_interval_runs(session: Session, result: Verification) -> None:
             )
 
 
+def _check_tombstones(tombstones: list[Run], listed: dict[int, str], result: Verification) -> None:
+    """A pruned run cannot be recomputed; its tombstone must hash to what the prune record says."""
+    from collector.retention import tombstone_sha
+
+    for run in tombstones:
+        assert run.id is not None
+        if run.id not in listed:
+            result.problems.append(
+                Problem(run.id, run.seq, f"run {run.id} is marked pruned but no prune record lists it")
+            )
+        elif tombstone_sha(run) != listed[run.id]:
+            result.problems.append(
+                Problem(run.id, run.seq, f"tombstone of pruned run {run.id} was altered after the prune")
+            )
+
+
 def verify(engine: sa.Engine) -> Verification:
     """Recompute every sealed run's digest in chain order and cross-check evidence and blobs."""
     result = Verification()
@@ -282,6 +303,8 @@ def verify(engine: sa.Engine) -> Verification:
         runs = session.execute(sa.select(Run).where(Run.seq.is_not(None)).order_by(Run.seq)).scalars().all()
         prev = GENESIS
         expected_seq = 1
+        listed: dict[int, str] = {}  # tombstone hashes the prune records vouch for
+        tombstones: list[Run] = []
         for run in runs:
             result.runs_checked += 1
             if run.seq != expected_seq:
@@ -294,6 +317,15 @@ def verify(engine: sa.Engine) -> Verification:
                 )
             if run.status == RunStatus.RUNNING:
                 result.problems.append(Problem(run.id, run.seq, f"run {run.id} is sealed but marked running"))
+            if run.record == "prune":
+                listed.update({int(t[0]): str(t[2]) for t in (run.details or {}).get("tombstones", [])})
+                result.pruned_before = (run.details or {}).get("horizon")
+            if run.pruned_at is not None:
+                result.pruned_runs += 1
+                tombstones.append(run)
+                prev = run.digest or GENESIS
+                expected_seq = (run.seq or expected_seq) + 1
+                continue
             recomputed = run_digest(session, run, run.prev_digest or GENESIS)
             if recomputed != run.digest:
                 result.problems.append(
@@ -307,6 +339,7 @@ def verify(engine: sa.Engine) -> Verification:
             prev = run.digest or GENESIS
             expected_seq = (run.seq or expected_seq) + 1
         result.head = runs[-1].digest if runs else None
+        _check_tombstones(tombstones, listed, result)
         _check_blobs(session, result)
         _check_interval_runs(session, result)
     result.problems.sort(key=lambda p: p.seq if p.seq is not None else 1 << 62)

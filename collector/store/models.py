@@ -84,6 +84,12 @@ class Run(SQLModel, table=True):
     prev_digest: str | None = Field(default=None, max_length=64)
     # when this run's drift events were computed (None: not yet; the next run of its targets does it)
     drift_at: dt.datetime | None = utc_column(nullable=True)
+    # `collection`, or a record the chain keeps of a store operation: `prune`, `hold`, `release`
+    record: str = Field(default="collection", max_length=16)
+    details: dict[str, Any] | None = json_column(nullable=True)  # what a non-collection record did
+    # set when retention pruned this run's evidence: the run stays as a tombstone in the chain
+    pruned_at: dt.datetime | None = utc_column(nullable=True)
+    tombstone: dict[str, Any] | None = json_column(nullable=True)  # its counts, kept when its rows went
 
 
 class RunUnit(SQLModel, table=True):
@@ -107,6 +113,8 @@ class RunUnit(SQLModel, table=True):
     changed: int = 0
     removed: int = 0
     note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # a collected unit counts as current until then (collected_at + the kind's freshness limit)
+    fresh_until: dt.datetime | None = utc_column(nullable=True)
 
 
 class Blob(SQLModel, table=True):
@@ -253,6 +261,23 @@ class DriftDelivery(SQLModel, table=True):
     delivered_at: dt.datetime | None = utc_column(nullable=True)
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     digest_id: str | None = Field(default=None, max_length=64)
+
+
+class LegalHold(SQLModel, table=True):
+    """A period of a framework's evidence that prune must keep, whatever the retention says."""
+
+    __tablename__ = "legal_hold"
+    id: int | None = Field(default=None, primary_key=True)
+    framework: str = Field(max_length=64)
+    period_from: dt.datetime = utc_column()
+    period_to: dt.datetime = utc_column()
+    reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_by: str = Field(max_length=255)
+    created_at: dt.datetime = utc_column()
+    created_run_id: int | None = Field(default=None, foreign_key="run.id")
+    released_at: dt.datetime | None = utc_column(nullable=True)
+    released_by: str | None = Field(default=None, max_length=255)
+    released_run_id: int | None = Field(default=None, foreign_key="run.id")
 
 
 class Attachment(SQLModel, table=True):

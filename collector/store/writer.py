@@ -155,6 +155,7 @@ def write_unit(
     collected_at: dt.datetime,
     finished_at: dt.datetime,
     judgements: list[Judgement] | None = None,
+    fresh_until: dt.datetime | None = None,
 ) -> RunUnit:
     by_resource: dict[str, tuple[Evidence, str]] = {}
     for item in evidence:
@@ -245,6 +246,7 @@ def write_unit(
             opened=len(opened) - len(ended[EndReason.CHANGED]),
             changed=len(ended[EndReason.CHANGED]),
             removed=len(ended[EndReason.REMOVED]),
+            fresh_until=fresh_until,
         )
         session.add(outcome)
         session.flush()
