@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # Test processes: the CI machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench lock venv clean
+.PHONY: demo test lint bench lock venv clean chart-rbac
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/aws_collect.py --scale 10
 	$(BIN)/python bench/k8s_collect.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/prune.py
+	$(BIN)/python bench/bundle.py
+
+# The Helm chart's ClusterRole rules are what `evidence-agent permissions kubernetes` prints;
+# regenerate them after changing a Kubernetes kind's permissions (tests/deploy fails until you do).
+chart-rbac: $(STAMP)
+	$(BIN)/evidence-agent permissions kubernetes > deploy/helm/evidence-agent/files/clusterrole.yaml
 
 # Re-resolve the dependency set from pyproject.toml and pin it (needs the package index).
 lock:

@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from collector.cli_bundle import bundle_app, keys_app
 from collector.config import EVENT_TYPES, Config, ConfigError, Environment, database_url, load_config
 from collector.log_setup import configure_logging
+from collector.retention import RetentionError
 from collector.store.chain import verify as verify_chain
 from collector.store.engine import StoreError, display_url, make_engine, require_schema, upgrade
 from collector.store.lock import LockHeld
@@ -42,6 +44,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(bundle_app, name="bundle")
+app.add_typer(keys_app, name="keys")
 
 # Piped output (CI logs, files) gets room for long resource ids instead of rich's 80-column default.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -99,7 +103,12 @@ def parse_event_types(values: list[str] | None, option: str) -> list[str]:
 
 
 def run_collection(
-    cfg: Config, targets: list[str] | None, fmt: Format, open_target: Any = None, fail_on: list[str] | None = None
+    cfg: Config,
+    targets: list[str] | None,
+    fmt: Format,
+    open_target: Any = None,
+    fail_on: list[str] | None = None,
+    shard: dict[str, Any] | None = None,
 ) -> int:
     from collector.run import collect, default_open_target
 
@@ -125,7 +134,8 @@ def run_collection(
     gaps = run_gaps(engine, result.run_id)
     drift = result.drift
     if fmt == Format.json:
-        emit_json({"run": record, "aborted_runs": result.aborted_runs, "gaps": gaps, "drift": drift})
+        emit_json({"run": record, "aborted_runs": result.aborted_runs, "gaps": gaps, "drift": drift}
+                  | ({"shard": shard} if shard else {}))  # fmt: skip
     else:
         print_run_summary(record, gaps, result.aborted_runs)
         print_drift_summary(drift)
@@ -175,12 +185,54 @@ def collect_cmd(
         list[str] | None,
         typer.Option("--fail-on", help="Exit 5 when this run raised drift of these types (comma-separated)."),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="I/N: only the targets a stable hash of their name puts in shard I of N."),
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run one collection. Exit 0 complete, 3 partial, 1 failed, 4 another run holds the lock, 5 --fail-on hit."""
+    from collector.schedule import terminate_on_signals
+    from collector.shard import parse_shard, shard_targets
+
     types = parse_event_types(fail_on, "--fail-on")
+    part = parse_shard(shard) if shard is not None else None
+    if part and target:
+        raise ConfigError("--shard: cannot be combined with --target")
     cfg = load_config(config)
-    raise typer.Exit(run_collection(cfg, target, fmt, fail_on=types))
+    described = None
+    if part:
+        target = shard_targets([t.name for t in cfg.targets], part)
+        described = part.as_dict() | {"targets": target}
+        if not target:
+            if fmt == Format.json:
+                emit_json({"run": None, "aborted_runs": [], "gaps": [], "drift": [], "shard": described})
+            else:
+                out.print(f"shard {part}: none of the {len(cfg.targets)} configured targets falls in this shard; "
+                          "nothing to collect")  # fmt: skip
+            raise typer.Exit(EXIT_OK)
+        if fmt == Format.table:
+            out.print(f"shard {part}: {', '.join(target)}")
+    with terminate_on_signals():  # SIGTERM (a pod deleted or past its deadline) seals the run `aborted`
+        code = run_collection(cfg, target, fmt, fail_on=types, shard=described)
+    raise typer.Exit(code)
+
+
+@app.command("schedule")
+def schedule_cmd(
+    config: ConfigOption = None,
+    heartbeat_file: Annotated[
+        Path | None,
+        typer.Option("--heartbeat-file", help="Touch this file on every tick and finished unit (liveness probe)."),
+    ] = None,
+    run_now: Annotated[
+        bool, typer.Option("--run-now", help="Collect every target once at start, then follow the schedules.")
+    ] = False,
+) -> None:
+    """Run until SIGTERM, collecting each target on its `schedule:` cron (UTC), one run at a time."""
+    from collector.schedule import serve
+
+    raise typer.Exit(serve(load_config(config), heartbeat=heartbeat_file, run_now=run_now))
 
 
 @app.command("drift")
@@ -283,6 +335,13 @@ def evidence_cmd(
     """Show evidence states: current ones, or those valid at --at."""
     moment = parse_time(at, "--at")
     engine = read_engine(config)
+    horizon = pruned_before(engine, moment)
+    if horizon is not None:  # a partial picture would mislead: say the period is gone
+        if fmt == Format.json:
+            emit_json({"at": rfc3339(moment), "pruned_before": horizon, "evidence": None})  # type: ignore[arg-type]
+        else:
+            out.print(f"[yellow]{at} is before {horizon}: evidence from then was pruned by the retention policy[/]")
+        return
     rows = evidence(engine, EvidenceFilter(kind=kind, target=target, resource=resource, at=moment))
     if fmt == Format.json:
         emit_json({"at": at and moment.isoformat().replace("+00:00", "Z"), "evidence": list(rows)})  # type: ignore[union-attr]
@@ -324,13 +383,134 @@ def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) ->
     if fmt == Format.json:
         emit_json(result.as_dict())
     elif result.ok:
-        out.print(f"[green]chain verified[/]: {result.runs_checked} runs, head {result.head}")
+        pruned = (
+            f"; {result.pruned_runs} runs pruned before {result.pruned_before} kept as tombstones"
+            if result.pruned_runs
+            else ""
+        )
+        out.print(f"[green]chain verified[/]: {result.runs_checked} runs, head {result.head}{pruned}")
     else:
         first = result.problems[0]
         out.print(f"[red]verification failed[/]: first broken run {first.run_id}")
         for problem in result.problems:
             out.print(f"  run {problem.run_id}: {problem.message}")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+def pruned_before(engine: sa.Engine, at: dt.datetime | None) -> str | None:
+    """The pruned horizon when `at` falls in a pruned period, else None."""
+    from sqlalchemy.orm import Session
+
+    from collector.retention import pruned_horizon
+
+    if at is None:
+        return None
+    with Session(engine) as session:
+        horizon = pruned_horizon(session)
+    return rfc3339(horizon.before) if horizon and horizon.covers(at) else None
+
+
+# --------------------------------------------------------------------------- retention
+
+hold_app = typer.Typer(help="Legal holds: periods prune must keep.", no_args_is_help=True)
+app.add_typer(hold_app, name="hold")
+
+
+@app.command("prune")
+def prune_cmd(
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed; change nothing.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Remove evidence older than `retention.keep_days` (never held or still-open states); keep tombstones."""
+    from collector.retention import prune
+    from collector.store.lock import run_lock
+    from connectors.base import utcnow
+
+    cfg = load_config(config)
+    if cfg.retention.keep_days is None:
+        raise ConfigError("retention.keep_days: not set in the config, so nothing may be pruned")
+    engine = write_engine(cfg)
+    with run_lock(engine, [t.name for t in cfg.targets]):
+        summary = prune(engine, cfg.retention.keep_days, cfg.retention.keep_runs_min, utcnow(), dry_run=dry_run)
+    if fmt == Format.json:
+        emit_json(summary)
+        return
+    removed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in summary["removed"].items())
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"prune before {summary['cutoff']} (keep {cfg.retention.keep_days} days): {verb} {removed}")
+    for hold in summary["held"]:
+        out.print(f"  kept by hold {hold['hold']}: {hold['from']} .. {hold['to']}")
+    for why, n in summary["skipped"].items():
+        out.print(f"  skipped {n} {why}")
+    if summary["record"]:
+        out.print(f"chain record: run {summary['record']}")
+
+
+@hold_app.command("add")
+def hold_add_cmd(
+    framework: FrameworkOption,
+    start: Annotated[str, typer.Option("--from", help="Start of the held period (RFC 3339 or date).")],
+    end: Annotated[str, typer.Option("--to", help="End of the held period (RFC 3339 or date; a date is inclusive).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (an audit, a legal matter).")],
+    by: Annotated[str | None, typer.Option("--by", help="Who places it (default: user@host).")] = None,
+    config: ConfigOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Hold a framework's evidence for a period: prune keeps everything a bundle of it would include."""
+    from collector.retention import actor, add_hold
+    from connectors.base import utcnow
+
+    catalog = catalog_for(config)
+    check_framework(catalog, framework)
+    begin, finish = parse_day(start, "--from", end_of_day=False), parse_day(end, "--to", end_of_day=True)
+    engine = read_engine(config)
+    hold = add_hold(engine, framework, begin, finish, reason, by or actor(), utcnow())
+    emit_json(hold) if fmt == Format.json else out.print(
+        f"hold {hold['id']} placed on {framework} {hold['from']} .. {hold['to']}"
+    )
+
+
+@hold_app.command("list")
+def hold_list_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) -> None:
+    """Every hold, active or released."""
+    from collector.retention import list_holds
+
+    holds = list_holds(read_engine(config))
+    if fmt == Format.json:
+        emit_json({"holds": holds})
+        return
+    table = Table("id", "framework", "from", "to", "reason", "by", "released")
+    for h in holds:
+        table.add_row(str(h["id"]), h["framework"], h["from"], h["to"], h["reason"], h["by"], h["released_at"] or "")
+    out.print(table)
+
+
+@hold_app.command("release")
+def hold_release_cmd(
+    hold_id: Annotated[int, typer.Argument(metavar="HOLD_ID", help="The hold to release.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who releases it (default: user@host).")] = None,
+    config: ConfigOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Release a hold: its period is pruned again by the retention policy."""
+    from collector.retention import actor, release_hold
+    from connectors.base import utcnow
+
+    hold = release_hold(read_engine(config), hold_id, by or actor(), utcnow())
+    emit_json(hold) if fmt == Format.json else out.print(f"hold {hold['id']} released")
+
+
+def parse_day(value: str, option: str, *, end_of_day: bool) -> dt.datetime:
+    """A date (the whole day, UTC) or an RFC 3339 time."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        moment = parse_time(value, option)
+        assert moment is not None
+        return moment
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return start + dt.timedelta(days=1, microseconds=-1) if end_of_day else start
 
 
 # --------------------------------------------------------------------------- controls
@@ -592,6 +772,8 @@ def main() -> None:
     except ConfigError as exc:
         fail(exc.lines, EXIT_USAGE)
     except StoreError as exc:
+        fail([str(exc)], EXIT_USAGE)
+    except RetentionError as exc:
         fail([str(exc)], EXIT_USAGE)
     except LockHeld as exc:
         fail([f"{exc}; try again when it has finished"], EXIT_LOCKED)

@@ -221,6 +221,7 @@ class DriftEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_drift_event_alert", "alert_state", "target"),
         sa.Index("ix_drift_event_key", "check_id", "target", "resource_id"),
+        sa.Index("ix_drift_event_type", "type", "target"),
     )
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)

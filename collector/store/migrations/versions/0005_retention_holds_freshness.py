@@ -26,6 +26,8 @@ def upgrade() -> None:
     with op.batch_alter_table("run_unit") as batch:
         # Units collected before this revision have no freshness limit: they never go stale by it.
         batch.add_column(sa.Column("fresh_until", sa.DateTime(timezone=True), nullable=True))
+    # Stale-unit detection looks up collection_gap events by type: keep that O(matching rows).
+    op.create_index("ix_drift_event_type", "drift_event", ["type", "target"])
     op.create_table(
         "legal_hold",
         sa.Column("id", sa.Integer(), nullable=False),
