@@ -192,6 +192,27 @@ def _ids(session: Session, query: Any) -> list[Any]:
     return list(session.execute(query).scalars())
 
 
+def _last_observation_before(session: Session, start: dt.datetime) -> dt.datetime:
+    """When the states valid at `start` were last observed before it: a bundle of a period binds each such
+    state to the run that last saw it, so a hold keeps those runs (and so everything they observed)."""
+    es, ru = EvidenceState, RunUnit
+    units = session.execute(
+        sa.select(es.target, es.kind, es.scope)
+        .where(es.first_seen_at <= start, sa.or_(es.ended_at.is_(None), es.ended_at > start))
+        .distinct()
+    ).all()
+    earliest = start
+    for unit in units:
+        seen = session.execute(
+            sa.select(sa.func.max(ru.collected_at)).where(
+                ru.target == unit.target, ru.kind == unit.kind, ru.scope == unit.scope,
+                ru.status == "collected", ru.collected_at <= start)
+        ).scalar()  # fmt: skip
+        if seen is not None:
+            earliest = min(earliest, seen)
+    return earliest
+
+
 def plan_prune(session: Session, keep_days: int, keep_runs_min: int, now: dt.datetime) -> PrunePlan:
     requested = now - dt.timedelta(days=keep_days)
     runs = _runs(session)
@@ -203,7 +224,8 @@ def plan_prune(session: Session, keep_days: int, keep_runs_min: int, now: dt.dat
     cutoff = _snap_cutoff(runs, cutoff)
     plan = PrunePlan(cutoff=cutoff, requested_cutoff=requested)
     for hold in session.execute(sa.select(LegalHold).where(LegalHold.released_at.is_(None))).scalars():
-        start, end = _snap_window(runs, hold.period_from, hold.period_to)
+        start = min(hold.period_from, _last_observation_before(session, hold.period_from))
+        start, end = _snap_window(runs, start, hold.period_to)
         plan.held.append((start, end, hold.id or 0))
 
     prunable_runs = [r for r in runs if r.pruned_at is None and r.finished_at is not None and r.finished_at < cutoff]

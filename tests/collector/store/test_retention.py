@@ -233,3 +233,31 @@ def test_prune_and_hold_commands(engine, db_url, tmp_path, capsys):
     assert [h["reason"] for h in json.loads(capsys.readouterr().out)["holds"]] == ["SOC 2 Type II window"]
     assert run_main("hold", "release", "99", "-c", str(cfg)) == 2
     assert "HOLD_ID: no hold 99" in capsys.readouterr().err
+
+
+def test_a_bundle_of_a_held_period_is_the_same_after_prune(engine, db_url, monkeypatch, tmp_path):
+    import zipfile
+
+    from ea_testkit.bundle import cli
+
+    ten_days(engine)
+    monkeypatch.setenv("EVIDENCE_AGENT_DATABASE_URL", db_url)
+    jan4 = dt.datetime(2026, 1, 4, tzinfo=dt.UTC)
+    add_hold(engine, "iso27001-2022", jan4, jan4 + dt.timedelta(days=1), "certification audit", "auditor@test", day(10))
+    period = ["--framework", "iso27001-2022", "--from", "2026-01-04", "--to", "2026-01-04"]
+
+    def evidence_files(path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as zf:
+            return {n: zf.read(n) for n in zf.namelist() if n.startswith("controls/") and n.endswith(".jsonl")}
+
+    code, _, err = cli("bundle", "create", *period, "--out", str(tmp_path / "before.zip"))
+    assert code == 0, err
+    summary = prune(engine, keep_days=5, keep_runs_min=2, now=day(10))
+    assert summary["removed"]["runs_tombstoned"] == 3, "days 0, 1 and 4 go; day 2 last saw states of the period"
+    code, _, err = cli("bundle", "create", *period, "--out", str(tmp_path / "after.zip"))
+    assert code == 0, err
+    before, after = evidence_files(tmp_path / "before.zip"), evidence_files(tmp_path / "after.zip")
+    assert before and any(before.values()), "the held period has evidence"
+    assert after == before, "prune changed evidence a held bundle includes"
+    code, out, err = cli("bundle", "verify", str(tmp_path / "after.zip"))
+    assert code == 0, out + err
