@@ -428,11 +428,13 @@ def _confirm(session: Session, run: Run, confirm_runs: int) -> None:
     if not confirmed:
         return
     blips: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    checks = sorted({e.check_id or "" for e, _ in confirmed})
+    targets = sorted({e.target for e, _ in confirmed})
     for part in _chunks(sorted({e.resource_id or "" for e, _ in confirmed})):
-        for row in session.execute(
+        for row in session.execute(  # by (check, target, resource): the event key index, not a scan
             sa.select(DriftEvent.id, DriftEvent.check_id, DriftEvent.target, DriftEvent.resource_id).where(
-                DriftEvent.resource_id.in_(part), DriftEvent.type.in_(FAILURES),
-                DriftEvent.alert_state == AlertState.SUPPRESSED)
+                DriftEvent.check_id.in_(checks), DriftEvent.target.in_(targets), DriftEvent.resource_id.in_(part),
+                DriftEvent.type.in_(FAILURES), DriftEvent.alert_state == AlertState.SUPPRESSED)
         ):  # fmt: skip
             blips[(row.check_id, row.target, row.resource_id)].append(row.id)
     for event, held in confirmed:
