@@ -87,32 +87,29 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 
 def _evidence_ids(session: Session, run_id: int, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], Any]:
     """(target, kind, resource_id) -> {before, after}: the evidence interval the run ended and the one it
-    opened; a verdict that changed on unchanged evidence (a policy or the clock moved) has the open one as both."""
-    by_unit: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for target, kind, resource in keys:
-        by_unit[(target, kind)].append(resource)
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    opened; a verdict that changed on unchanged evidence (a policy or the clock moved) has the open one as both.
+    Read through the run's own intervals (indexed by run), so the cost follows the run's changes."""
     es = EvidenceState
-    for (target, kind), resources in by_unit.items():
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    cols = (es.id, es.target, es.kind, es.resource_id, es.state_sha, es.first_seen_run_id, es.ended_run_id)
+    for column in (es.ended_run_id, es.first_seen_run_id):
+        for row in session.execute(sa.select(*cols).where(column == run_id)):
+            key = (row.target, row.kind, row.resource_id)
+            if key in keys:
+                slot = found.setdefault(key, {"before": None, "after": None})
+                slot["before" if row.ended_run_id == run_id else "after"] = {"id": row.id, "state_sha": row.state_sha}
+    unchanged: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for target, kind, resource in keys - set(found):
+        unchanged[(target, kind)].append(resource)
+    for (target, kind), resources in unchanged.items():
         for part in _chunks(sorted(resources)):
             rows = session.execute(
-                sa.select(es.id, es.resource_id, es.state_sha, es.first_seen_run_id, es.ended_run_id).where(
-                    es.target == target,
-                    es.kind == kind,
-                    es.resource_id.in_(part),
-                    sa.or_(es.ended_run_id.is_(None), es.ended_run_id == run_id, es.first_seen_run_id == run_id),
-                )
-            )
+                sa.select(*cols).where(es.target == target, es.kind == kind, es.resource_id.in_(part),
+                                       es.ended_run_id.is_(None))
+            )  # fmt: skip
             for row in rows:
-                slot = found.setdefault((target, kind, row.resource_id), {"before": None, "after": None})
                 ref = {"id": row.id, "state_sha": row.state_sha}
-                if row.ended_run_id == run_id:
-                    slot["before"] = ref
-                elif row.first_seen_run_id == run_id:
-                    slot["after"] = ref
-                else:  # open and older than this run: unchanged evidence
-                    slot["before"] = slot["before"] or ref
-                    slot["after"] = slot["after"] or ref
+                found[(row.target, row.kind, row.resource_id)] = {"before": ref, "after": ref}
     return found
 
 
@@ -234,16 +231,12 @@ def _earlier_failures(session: Session, rows: list[Any]) -> dict[tuple[str, str,
         for part in _chunks(sorted(set(resources))):
             found = session.execute(
                 sa.select(DriftEvent)
-                .where(
-                    DriftEvent.check_id == check,
-                    DriftEvent.target == target,
-                    DriftEvent.resource_id.in_(part),
-                    DriftEvent.type.in_(FAILURES),
-                )
+                .where(DriftEvent.check_id == check, DriftEvent.target == target, DriftEvent.resource_id.in_(part))
                 .order_by(DriftEvent.id)
-            ).scalars()
+            ).scalars()  # by the event key index; the type is checked here, so no planner picks the type index
             for event in found:
-                latest[(target, check, event.resource_id or "")] = event
+                if event.type in FAILURES:
+                    latest[(target, check, event.resource_id or "")] = event
     return latest
 
 
@@ -432,11 +425,12 @@ def _confirm(session: Session, run: Run, confirm_runs: int) -> None:
     targets = sorted({e.target for e, _ in confirmed})
     for part in _chunks(sorted({e.resource_id or "" for e, _ in confirmed})):
         for row in session.execute(  # by (check, target, resource): the event key index, not a scan
-            sa.select(DriftEvent.id, DriftEvent.check_id, DriftEvent.target, DriftEvent.resource_id).where(
-                DriftEvent.check_id.in_(checks), DriftEvent.target.in_(targets), DriftEvent.resource_id.in_(part),
-                DriftEvent.type.in_(FAILURES), DriftEvent.alert_state == AlertState.SUPPRESSED)
+            sa.select(DriftEvent.id, DriftEvent.check_id, DriftEvent.target, DriftEvent.resource_id, DriftEvent.type,
+                      DriftEvent.alert_state).where(
+                DriftEvent.check_id.in_(checks), DriftEvent.target.in_(targets), DriftEvent.resource_id.in_(part))
         ):  # fmt: skip
-            blips[(row.check_id, row.target, row.resource_id)].append(row.id)
+            if row.type in FAILURES and row.alert_state == AlertState.SUPPRESSED:
+                blips[(row.check_id, row.target, row.resource_id)].append(row.id)
     for event, held in confirmed:
         key = (event.check_id, event.target, event.resource_id)
         earlier = sum(1 for i in blips.get(key, []) if i < (event.id or 0))

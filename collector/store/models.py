@@ -138,6 +138,8 @@ class EvidenceState(SQLModel, table=True):
         sa.Index("ix_evidence_state_open", "target", "kind", "scope", "ended_run_id"),
         sa.Index("ix_evidence_state_key", "target", "kind", "resource_id"),
         sa.Index("ix_evidence_state_time", "first_seen_at", "ended_at"),
+        sa.Index("ix_evidence_state_opened", "first_seen_run_id"),
+        sa.Index("ix_evidence_state_ended", "ended_run_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     target: str = Field(max_length=255)

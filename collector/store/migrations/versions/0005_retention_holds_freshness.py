@@ -28,6 +28,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fresh_until", sa.DateTime(timezone=True), nullable=True))
     # Stale-unit detection looks up collection_gap events by type: keep that O(matching rows).
     op.create_index("ix_drift_event_type", "drift_event", ["type", "target"])
+    # Drift reads a run's own evidence changes: by the run that opened or ended them.
+    op.create_index("ix_evidence_state_opened", "evidence_state", ["first_seen_run_id"])
+    op.create_index("ix_evidence_state_ended", "evidence_state", ["ended_run_id"])
     op.create_table(
         "legal_hold",
         sa.Column("id", sa.Integer(), nullable=False),
