@@ -3,7 +3,8 @@
 `evidence-agent demo` seeds a small realistic account (compliant and non-compliant resources in
 several regions), collects it, remediates one setting and lets two others slip, collects again
 (drift: regressions and a remediation, their webhook payloads written to WORKDIR/alerts.jsonl),
-verifies the chain and prints a summary. Nothing leaves the machine: every client points at the loopback endpoint.
+verifies the chain, writes an ISO 27001 evidence bundle (WORKDIR/bundle.zip, verified offline) and
+prints a summary. Nothing leaves the machine: every client points at the loopback endpoint.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def fresh_database(workdir: Path) -> None:
     for suffix in ("", "-wal", "-shm", ".lock"):
         (workdir / f"evidence.db{suffix}").unlink(missing_ok=True)
     (workdir / "alerts.jsonl").unlink(missing_ok=True)
+    (workdir / "bundle.zip").unlink(missing_ok=True)
 
 
 def evidence_summary(rows: list[dict[str, Any]]) -> Table:
@@ -147,6 +149,23 @@ def gcp_target(gcp: Any) -> dict[str, Any]:
     return {"name": "sandbox-gcp", "provider": "gcp", "endpoint": gcp.endpoint, "organization_id": ORGANIZATION_ID}
 
 
+def demo_bundle(engine: Any, cfg: Any, workdir: Path) -> str:
+    """An ISO 27001 evidence bundle of today, verified offline: what an auditor would be handed."""
+    import datetime as dt
+
+    from collector.bundle.create import BundleRequest, create_bundle
+    from collector.bundle.scope import parse_period
+    from collector.bundle.verify import verify_bundle
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    out = workdir / "bundle.zip"
+    request = BundleRequest("iso27001-2022", parse_period(today, today), out)
+    result = create_bundle(engine, cfg.catalog(), request)
+    report = verify_bundle(out, None)
+    return (f"bundle: {out} ({result.size:,} bytes, ISO 27001 evidence of {today}); "
+            f"bundle verify: {'ok' if report.ok else 'FAILED'}")  # fmt: skip
+
+
 def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     from collector.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Format, run_collection
     from collector.config import load_config
@@ -175,10 +194,12 @@ def run_demo(workdir: Path, fmt: str, console: Console) -> int:
     engine = make_engine(cfg.database_url)
     rows = list(evidence(engine, EvidenceFilter()))
     result = verify(engine)
+    bundle_line = demo_bundle(engine, cfg, workdir)
     console.print(evidence_summary(rows))
     console.print(control_summary(engine, cfg.catalog()))
     console.print(
         f"verify: {'ok' if result.ok else 'FAILED'} ({result.runs_checked} runs in the chain)\n"
+        f"{bundle_line}\n"
         f"database: {workdir / 'evidence.db'}   config: {config_path}   alerts: {workdir / 'alerts.jsonl'}\n"
         f"try: evidence-agent controls -c {config_path} --framework gdpr   "
         f"evidence-agent controls show 8.24 -c {config_path}   evidence-agent findings -c {config_path} --status fail"

@@ -114,6 +114,8 @@ def test_demo_end_to_end(tmp_path):
     assert first.group(1) in ("complete", "partial") and int(first.group(4)) == int(first.group(5)) > 0
     assert "verify: ok (2 runs in the chain)" in proc.stdout
     assert "drift: 2 regressed, 1 remediated" in proc.stdout
+    assert re.search(r"bundle: .*bundle\.zip .*; bundle verify: ok", proc.stdout), proc.stdout
+    assert (tmp_path / "demo" / "bundle.zip").stat().st_size > 0
     assert (tmp_path / "demo" / "evidence.db").exists()
     digests = [json.loads(line) for line in (tmp_path / "demo" / "alerts.jsonl").read_text().splitlines()]
     assert len(digests) == 2, "one webhook payload per run"
