@@ -20,15 +20,13 @@ import random
 import resource
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_growth import PG_URL, synthetic
+from store_growth import on_backends, synthetic
 
 from collector.drift import compute_run
 from collector.store.engine import make_engine, upgrade
@@ -96,27 +94,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=50, help="resources changing per run (0.5%% of 10,000)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
     args = parser.parse_args()
-    ok = True
-    if args.backend in ("sqlite", "all"):
-        with tempfile.TemporaryDirectory() as tmp:
-            ok &= bench(f"sqlite:///{tmp}/bench.db", "sqlite", args.resources, args.runs, args.changes)
-    if args.backend in ("postgresql", "all"):
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        try:
-            admin.connect().close()
-        except sa.exc.OperationalError:
-            print(f"[postgresql] skipped: {PG_URL} not reachable")
-            return 0 if ok else 1
-        name = f"ea_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-            ok &= bench(url, "postgresql", args.resources, args.runs, args.changes)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    return 0 if ok else 1
+    return on_backends(args.backend, lambda url, label: bench(url, label, args.resources, args.runs, args.changes))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -151,18 +152,13 @@ def bench(url: str, label: str, resources: int, runs: int, changes: int) -> bool
     return size_ratio <= 1.25 and work_ratio < 0.25 and rss_mb < 300
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resources", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--changes", type=int, default=10)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
-    args = parser.parse_args()
+def on_backends(backend: str, bench_one: Callable[[str, str], bool]) -> int:
+    """Run `bench_one(url, label)` on a fresh SQLite file and/or a fresh PostgreSQL database; exit code."""
     ok = True
-    if args.backend in ("sqlite", "all"):
+    if backend in ("sqlite", "all"):
         with tempfile.TemporaryDirectory() as tmp:
-            ok &= bench(f"sqlite:///{tmp}/bench.db", "sqlite", args.resources, args.runs, args.changes)
-    if args.backend in ("postgresql", "all"):
+            ok &= bench_one(f"sqlite:///{tmp}/bench.db", "sqlite")
+    if backend in ("postgresql", "all"):
         admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         try:
             admin.connect().close()
@@ -174,11 +170,21 @@ def main() -> int:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
             url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-            ok &= bench(url, "postgresql", args.resources, args.runs, args.changes)
+            ok &= bench_one(url, "postgresql")
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--changes", type=int, default=10)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
+    args = parser.parse_args()
+    return on_backends(args.backend, lambda url, label: bench(url, label, args.resources, args.runs, args.changes))
 
 
 if __name__ == "__main__":
