@@ -229,7 +229,10 @@ def collect(
         except BaseException as exc:
             # Store failure, interrupt or SIGTERM: what was written stays, and the run says it did not finish.
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
-            bound.exception("run did not finish", interrupted=interrupted)
+            if interrupted:  # asked to stop (SIGTERM, Ctrl-C): expected, no traceback
+                bound.warning("run did not finish", interrupted=True, signal=type(exc).__name__)
+            else:
+                bound.exception("run did not finish")
             seal_run(engine, run_id, RunStatus.ABORTED if interrupted else RunStatus.FAILED, clock())
             if interrupted:
                 contexts.clear()  # the process is stopping: closing would wait for the units still in flight
