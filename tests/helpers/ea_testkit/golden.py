@@ -44,3 +44,11 @@ def check_golden(evidence: Evidence, kind: str, case: dict[str, Any]) -> None:
     assert list(evidence.observed) == list(expected["observed"]), "observed keys in their documented order"
     canonical_json(evidence.raw)  # raw must be plain JSON-safe data
     assert evidence.state_sha() == evidence.state_sha()
+
+
+def check_raw_keeps(evidence: Evidence, case: dict[str, Any], inputs: tuple[str, ...]) -> None:
+    """Each recorded API answer named in `inputs` survives, whole, inside the evidence's `raw`."""
+    raw = json.dumps(evidence.raw, sort_keys=True)
+    for name in inputs:
+        if case[name]:
+            assert json.dumps(case[name], sort_keys=True)[1:-1] in raw, f"raw lost the {name} answer"
