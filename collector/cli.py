@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from collector.cli_bundle import bundle_app, keys_app
+from collector.cli_portal import portal_app, serve_cmd
 from collector.config import EVENT_TYPES, Config, ConfigError, Environment, database_url, load_config
 from collector.log_setup import configure_logging
 from collector.retention import RetentionError
@@ -46,6 +47,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(keys_app, name="keys")
+app.add_typer(portal_app, name="portal")
 
 # Piped output (CI logs, files) gets room for long resource ids instead of rich's 80-column default.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -763,6 +765,9 @@ def demo_cmd(
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+app.command("serve")(serve_cmd)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +63,29 @@ def _valid_at(column_start: Any, column_end: Any, at: dt.datetime | None) -> Any
     return sa.and_(column_start <= at, sa.or_(column_end.is_(None), column_end > at))
 
 
-def verdicts_at(session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None) -> list[VerdictState]:
+def verdicts_at(
+    session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None, checks: Iterable[str] | None = None
+) -> list[VerdictState]:
     query = sa.select(VerdictState).where(_valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at))
     if targets:
         query = query.where(VerdictState.target.in_(list(targets)))
+    if checks is not None:
+        query = query.where(VerdictState.check_id.in_(list(checks)))
     return list(session.execute(query.order_by(VerdictState.check_id, VerdictState.resource_id)).scalars())
+
+
+def verdict_counts_at(
+    session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None, checks: Iterable[str] | None = None
+) -> list[tuple[str, str, int]]:
+    """(check, verdict, resources) at T, counted by the database: for pages that show counts, not rows."""
+    query = sa.select(VerdictState.check_id, VerdictState.verdict, sa.func.count()).where(
+        _valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at)
+    )
+    if targets:
+        query = query.where(VerdictState.target.in_(list(targets)))
+    if checks is not None:
+        query = query.where(VerdictState.check_id.in_(list(checks)))
+    return [(c, v, n) for c, v, n in session.execute(query.group_by(VerdictState.check_id, VerdictState.verdict))]
 
 
 def latest_units(session: Session, at: dt.datetime | None) -> dict[str, list[RunUnit]]:
@@ -95,23 +113,42 @@ def is_stale(unit: RunUnit, at: dt.datetime) -> bool:
 
 
 def check_states(
-    session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None
+    session: Session,
+    at: dt.datetime | None,
+    targets: Iterable[str] | None = None,
+    *,
+    checks: Collection[str] | None = None,
+    failures: bool = True,
 ) -> dict[str, CheckState]:
+    """What is known of each check at T. `checks` limits it to those; `failures=False` counts verdicts in the
+    database and leaves `CheckState.failures` empty (for pages that only show counts)."""
     wanted = set(targets or [])
     states: dict[str, CheckState] = defaultdict(CheckState)
-    for v in verdicts_at(session, at, wanted):
-        state = states[v.check_id]
-        if v.verdict == "fail":
-            state.failed += 1
-            state.failures.append({"target": v.target, "resource_id": v.resource_id, "region": v.region,
-                                   "reason": v.reason})  # fmt: skip
-        elif v.verdict == "pass":
-            state.passed += 1
-        else:
-            state.not_applicable += 1
+    if failures:
+        for v in verdicts_at(session, at, wanted, checks):
+            state = states[v.check_id]
+            if v.verdict == "fail":
+                state.failed += 1
+                state.failures.append({"target": v.target, "resource_id": v.resource_id, "region": v.region,
+                                       "reason": v.reason})  # fmt: skip
+            elif v.verdict == "pass":
+                state.passed += 1
+            else:
+                state.not_applicable += 1
+    else:
+        for check_id, verdict, n in verdict_counts_at(session, at, wanted, checks):
+            state = states[check_id]
+            if verdict == "fail":
+                state.failed += n
+            elif verdict == "pass":
+                state.passed += n
+            else:
+                state.not_applicable += n
     units = latest_units(session, at)
     moment = at or utcnow()
     for spec in registered_checks():
+        if checks is not None and spec.id not in checks:
+            continue
         state = states[spec.id]
         seen = [u for kind in spec.reads for u in units.get(kind, []) if not wanted or u.target in wanted]
         if not seen:

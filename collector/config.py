@@ -395,6 +395,90 @@ class AlertsConfig(Strict):
         return self
 
 
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]{0,63}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AuditWindow(Strict):
+    """The days an auditor may see, both included (UTC)."""
+
+    start: dt.date = Field(alias="from")
+    end: dt.date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AuditWindow:
+        if self.start > self.end:
+            raise ValueError(f"from {self.start} is after to {self.end}")
+        return self
+
+
+class PortalToken(Strict):
+    """One portal access token, by the SHA-256 of the token (never the token itself), with its role."""
+
+    name: str
+    sha256: str
+    role: Literal["auditor", "engineer"]
+    frameworks: list[str] = Field(default_factory=list)  # auditor: what they may see
+    window: AuditWindow | None = None  # auditor: the audit window
+    # Present only to say why it is refused: a token in the config would end up in backups and diffs.
+    token: Any = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not TOKEN_NAME.match(name):
+            raise ValueError("use letters, digits, '@', '.', '_' and '-' (at most 64)")
+        return name
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, value: str) -> str:
+        if not SHA256_HEX.match(value.lower()):
+            raise ValueError("expected the token's SHA-256 as 64 hex digits (`evidence-agent portal token`)")
+        return value.lower()
+
+    @field_validator("token")
+    @classmethod
+    def _not_inline(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("never put a token in the config: give its sha256 (`evidence-agent portal token`)")
+        return value
+
+    @model_validator(mode="after")
+    def _scope(self) -> PortalToken:
+        if self.role == "auditor" and (not self.frameworks or self.window is None):
+            raise ValueError("an auditor token needs `frameworks` and `window` (its audit scope)")
+        if self.role == "engineer" and (self.frameworks or self.window is not None):
+            raise ValueError("an engineer token is unscoped: drop `frameworks` and `window`")
+        return self
+
+
+class PortalTokens(Strict):
+    """The portal's tokens file (mounted from a Secret): `tokens: [...]`."""
+
+    tokens: list[PortalToken] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PortalTokens:
+        for field_name in ("name", "sha256"):
+            seen: set[str] = set()
+            for token in self.tokens:
+                value = getattr(token, field_name)
+                if value in seen:
+                    raise ValueError(f"two tokens have the same {field_name} {value[:16]!r}")
+                seen.add(value)
+        return self
+
+
+class PortalConfig(Strict):
+    """`evidence-agent serve` (docs/portal.md): who may read, and how downloads are signed."""
+
+    tokens_file: Path | None = None  # YAML `tokens: [...]`, e.g. mounted from a Secret
+    tokens: list[PortalToken] = Field(default_factory=list)  # hashes only; merged with tokens_file
+    session_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 8  # how long a sign-in cookie lasts
+    sign_key_file: Path | None = None  # Ed25519 private key (PEM) that signs downloaded bundles
+
+
 TargetConfig = Annotated[AwsTargetConfig | KubernetesTargetConfig | GcpTargetConfig, Field(discriminator="provider")]
 PROVIDER_NAMES = ("aws", "gcp", "kubernetes")
 
@@ -408,6 +492,7 @@ class Config(Strict):
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    portal: PortalConfig = Field(default_factory=PortalConfig)
     # kind glob or provider -> duration (30m, 12h, 7d); default twice the target's schedule interval
     freshness: dict[str, str] = Field(default_factory=dict)
     targets: Annotated[list[TargetConfig], Field(min_length=1)]
@@ -437,8 +522,9 @@ class Config(Strict):
         return self
 
     def digest(self) -> str:
-        """Digest of what was asked for, stored on each run; not the database URL (it may hold a password)."""
-        return sha256_hex(canonical_json(self.model_dump(mode="json", exclude={"database_url"})))
+        """Digest of what was asked for, stored on each run; not the database URL (it may hold a password),
+        nor who may read the portal (it asks nothing of a collection)."""
+        return sha256_hex(canonical_json(self.model_dump(mode="json", exclude={"database_url", "portal"})))
 
     def policy_for(self, target: TargetConfig) -> Policy:
         """Defaults, then the global `policy:`, then the target's own `policy:`."""

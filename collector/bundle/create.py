@@ -32,7 +32,7 @@ from collector.bundle.evidence import (
     write_evidence,
 )
 from collector.bundle.layout import CONTROLS_CSV, FORMAT, INDEX_HTML, MANIFEST, OSCAL, SIGNATURE, SUMS, ts
-from collector.bundle.records import write_attachments, write_drift, write_gaps, write_samples
+from collector.bundle.records import write_access, write_attachments, write_drift, write_gaps, write_samples
 from collector.bundle.report import ControlReport, controls_csv, render_index
 from collector.bundle.runs import ChainStats, write_chain
 from collector.bundle.scope import Period, Sample, Scope, build_scope, snapshot
@@ -123,6 +123,7 @@ def _write(out: BundleZip, engine: sa.Engine, conn: sa.Connection, scope: Scope,
     attachments = write_attachments(out, conn, scope)
     gaps = write_gaps(out, conn, scope)
     drift = write_drift(out, conn, scope)
+    write_access(out, conn, scope)
     samples = write_samples(out, engine, scope)
     chain = write_chain(out, conn, scope, ctx.context_runs | attachments.runs)
     edges, histories = verdict_history(conn, scope)

@@ -24,6 +24,7 @@ RUNS = "runs.jsonl"
 STATES = "states.jsonl"
 GAPS = "gaps.jsonl"
 DRIFT = "drift.jsonl"
+ACCESS = "access.jsonl"  # the portal's access log of the period
 ATTACHMENTS = "attachments/attachments.jsonl"
 OSCAL = "oscal/assessment-results.json"
 GENESIS = "0" * 64

@@ -13,10 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from collector.bundle.layout import ATTACHMENTS, DRIFT, GAPS, sample_dir, slug, ts
+from collector.bundle.layout import ACCESS, ATTACHMENTS, DRIFT, GAPS, sample_dir, slug, ts
 from collector.bundle.scope import Scope
 from collector.bundle.zipout import BundleError, BundleZip
-from collector.store.models import Attachment, Blob, Gap, Run, RunUnit
+from collector.store.models import AccessEntry, Attachment, Blob, Gap, Run, RunUnit
 from connectors.base import sha256_hex
 
 KEEP = 10  # rows per control kept for the readable report
@@ -64,6 +64,27 @@ def write_gaps(out: BundleZip, conn: sa.Connection, scope: Scope) -> Tally:
             member.line(row)
             tally.add(controls, row)
     return tally
+
+
+def write_access(out: BundleZip, conn: sa.Connection, scope: Scope) -> int:
+    """The portal's access log of the period: who viewed or downloaded what of this framework (or of no
+    framework in particular: runs, evidence items), and every refusal."""
+    a = AccessEntry
+    query = (
+        sa.select(*AccessEntry.__table__.c)
+        .where(a.at >= scope.period.start, a.at < scope.period.end,
+               sa.or_(a.framework.is_(None), a.framework == scope.framework.id))
+        .order_by(a.id)
+        .execution_options(yield_per=1000)
+    )  # fmt: skip
+    count = 0
+    with out.member(ACCESS) as member:
+        for e in conn.execute(query):
+            member.line({"id": e.id, "at": ts(e.at), "principal": e.principal, "role": e.role, "action": e.action,
+                         "method": e.method, "path": e.path, "query": e.query, "framework": e.framework,
+                         "status": e.status, "client": e.client})  # fmt: skip
+            count += 1
+    return count
 
 
 def jsonable(value: Any) -> Any:

@@ -239,6 +239,7 @@ def render_index(meta: dict[str, Any], controls: list[ControlReport], edges: lis
         signed_text = f"Signed (Ed25519, key sha256 <code>{e(signed['public_key_sha256'])}</code>)."
     files = ['<a href="runs.jsonl">runs.jsonl</a> (the digest chain)', '<a href="states.jsonl">states.jsonl</a>',
              '<a href="gaps.jsonl">gaps.jsonl</a>', '<a href="drift.jsonl">drift.jsonl</a>',
+             '<a href="access.jsonl">access.jsonl</a> (portal access log)',
              '<a href="controls.csv">controls.csv</a>', '<a href="attachments/attachments.jsonl">attachments</a>',
              '<a href="oscal/assessment-results.json">OSCAL assessment results</a>',
              '<a href="manifest.json">manifest.json</a>', '<a href="SHA256SUMS">SHA256SUMS</a>']  # fmt: skip

@@ -296,3 +296,23 @@ class Attachment(SQLModel, table=True):
     effective_date: dt.date
     attached_at: dt.datetime = utc_column()
     run_id: int | None = Field(default=None, foreign_key="run.id")
+
+
+class AccessEntry(SQLModel, table=True):
+    """One request to the portal: who (the token's name and role), what, when, and how it was answered.
+
+    Never the token itself. Views, downloads and refusals alike, so an auditor's access can be shown.
+    """
+
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = utc_column(index=True)
+    principal: str | None = Field(default=None, max_length=255)  # the token's name; None: no valid token
+    role: str | None = Field(default=None, max_length=16)
+    action: str = Field(max_length=16)  # view, api, download, login, logout, denied
+    method: str = Field(max_length=8)
+    path: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    query: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    framework: str | None = Field(default=None, max_length=64)
+    status: int
+    client: str | None = Field(default=None, max_length=64)

@@ -80,7 +80,8 @@ def test_it_copies_every_package_and_dockerignore_drops_none_of_it():
     ignored = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
                if p.strip() and not p.startswith("#")]  # fmt: skip
     needed = ["constraints.txt", "pyproject.toml", "README.md", "collector/cli.py", "controls/frameworks",
-              "collector/store/migrations", "connectors/aws"]  # fmt: skip
+              "collector/store/migrations", "collector/portal/templates", "collector/portal/static",
+              "connectors/aws"]  # fmt: skip
     for path in needed:
         parts = path.split("/")
         prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
