@@ -3,6 +3,7 @@ equal to `permissions kubernetes`, sharding, and the rendered command lines run 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -38,6 +39,15 @@ from ea_testkit.chart import (
 )
 
 VALUE_SETS = ["default", *EXAMPLES]
+FULLNAME = f"{RELEASE}-evidence-agent"
+PORTAL_NAME = f"{FULLNAME}-portal"
+PORTAL_ON = {"portal": {"enabled": True, "tokensSecret": "portal-tokens"}}
+SERVE_ARGS = ["serve", "--host", "0.0.0.0", "--port", "8080"]
+RESTRICTED_CONTAINER = {
+    "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "privileged": False,
+    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}  # fmt: skip
 STATIC_KEY_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE"}
 
 
@@ -64,6 +74,43 @@ def merged(*layers: dict[str, Any]) -> dict[str, Any]:
         for key, value in layer.items():
             out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
+
+
+def pod_templates(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, pod template with its metadata) for every CronJob, Deployment and Job."""
+    out = []
+    for d in docs:
+        if d["kind"] == "CronJob":
+            out.append((f"CronJob/{d['metadata']['name']}", d["spec"]["jobTemplate"]["spec"]["template"]))
+        elif d["kind"] in ("Deployment", "Job"):
+            out.append((f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]))
+    return out
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """What a Kubernetes label selector (matchLabels, matchExpressions) selects."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    ops = {"In": lambda k, vs: labels.get(k) in vs, "NotIn": lambda k, vs: labels.get(k) not in vs,
+           "Exists": lambda k, _: k in labels, "DoesNotExist": lambda k, _: k not in labels}  # fmt: skip
+    return all(ops[e["operator"]](e["key"], e.get("values", [])) for e in selector.get("matchExpressions", []))
+
+
+def validate_strictly(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def component(doc: dict[str, Any]) -> str | None:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+def mounted_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (config_map,) = by_kind(docs, "ConfigMap")
+    return yaml.safe_load(config_map["data"]["evidence-agent.yaml"])
 
 
 # --------------------------------------------------------------------------- acceptance 1: lint, render, validate
@@ -106,6 +153,8 @@ def test_each_values_file_renders_what_it_is_for(rendered):
     (spec,) = [s for _, s in pod_specs(rendered["sqlite-pvc"])]
     claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v]
     assert claims == ["evidence-agent-data"]
+    portal = {(d["kind"], d["metadata"]["name"]) for d in rendered["portal"] if component(d) == "portal"}
+    assert {"Deployment", "Service", "Ingress", "ServiceAccount", "NetworkPolicy"} == {k for k, _ in portal}
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
@@ -250,11 +299,12 @@ def test_database_url_and_sink_secrets_are_secret_references(rendered):
 
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_network_policy_when_enabled_allows_no_ingress_and_only_named_egress(rendered, name):
-    policies = by_kind(rendered[name], "NetworkPolicy")
+    policies = {p["metadata"]["name"]: p for p in by_kind(rendered[name], "NetworkPolicy")}
     if not example_values(name).get("networkPolicy", {}).get("enabled"):
-        assert policies == []
+        assert policies == {}
         return
-    (policy,) = policies
+    policy = policies.pop(FULLNAME)
+    assert set(policies) == ({PORTAL_NAME} if example_values(name).get("portal", {}).get("enabled") else set())
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in policy["spec"]
     ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
     assert {53, 443} <= ports and ports <= {53, 80, 443, 5432, 6443}
@@ -283,6 +333,15 @@ def test_network_policy_when_enabled_allows_no_ingress_and_only_named_egress(ren
         ({"database": {"type": "mysql"}}, "/database/type", "value must be one of 'sqlite', 'postgresql'"),
         ({"schedul": "0 * * * *"}, "''", "additional properties 'schedul' not allowed"),
         ({"image": {"digest": "latest"}}, "/image/digest", "does not match pattern"),
+        ({"portal": {"enable": True}}, "/portal", "additional properties 'enable' not allowed"),
+        ({"portal": {"ingress": {"host": "evidence.example.com"}}}, "/portal/ingress",
+         "additional properties 'host' not allowed"),
+        ({"networkPolicy": {"portal": {"form": []}}}, "/networkPolicy/portal",
+         "additional properties 'form' not allowed"),
+        ({"portal": {"replicas": 0}}, "/portal/replicas", "minimum: got 0, want 1"),
+        ({"portal": {"tokensSecret": "Portal_Tokens"}}, "/portal/tokensSecret", "does not match pattern"),
+        ({"portal": {"ingress": {"hosts": ["https://evidence.example.com"]}}}, "/portal/ingress/hosts/0",
+         "does not match pattern"),
     ],
 )  # fmt: skip
 def test_invalid_values_are_rejected_by_the_schema_with_a_clear_message(chart, values, where, says):
@@ -303,6 +362,13 @@ def test_invalid_values_are_rejected_by_the_schema_with_a_clear_message(chart, v
         ({"database": {"type": "postgresql"}}, "database.postgresql.urlSecret.name: name the Secret"),
         ({"config": {"database_url": "postgresql://u:pw@db/x", "targets": [{"name": "a", "provider": "aws"}]}},
          "config.database_url: set the database with `database`"),
+        ({"portal": {"enabled": True}}, "portal.tokensSecret: name the Secret whose key tokens.yaml holds"),
+        (merged(PORTAL_ON, {"portal": {"ingress": {"enabled": True}}}), "portal.ingress.hosts: name at least one host"),
+        (merged(PORTAL_ON, {"database": {"sqlite": {"accessModes": ["ReadWriteOncePod"]}}}),
+         "database.sqlite.accessModes: ReadWriteOncePod lets one pod mount the claim"),
+        (merged(PORTAL_ON, {"config": {"portal": {"tokens_file": "/etc/tokens.yaml"},
+                                       "targets": [{"name": "a", "provider": "aws"}]}}),
+         "config.portal.tokens_file: set by the chart"),
     ],
 )  # fmt: skip
 def test_values_that_cannot_work_together_fail_with_one_line(chart, values, says):
@@ -392,6 +458,173 @@ def test_chart_version_follows_the_agent():
     chart_meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((CHART.parents[2] / "pyproject.toml").read_text())["project"]
     assert chart_meta["appVersion"] == project["version"]
+
+
+# --------------------------------------------------------------------------- the auditor portal
+
+
+def test_the_portal_is_off_by_default(rendered):
+    plain = [name for name in VALUE_SETS if not example_values(name).get("portal", {}).get("enabled")]
+    assert len(plain) >= 5
+    for name in plain:
+        docs = rendered[name]
+        assert [f"{d['kind']}/{d['metadata']['name']}" for d in docs if component(d) == "portal"] == [], name
+        assert not by_kind(docs, "Service") and not by_kind(docs, "Ingress"), name
+        assert "portal" not in mounted_config(docs), name
+        assert all("podAffinity" not in spec.get("affinity", {}) for _, spec in pod_specs(docs)), name
+
+
+@pytest.fixture(scope="module")
+def portal_sets(chart: helm.Chart) -> dict[str, list[dict[str, Any]]]:
+    """The portal on SQLite (defaults), and on PostgreSQL next to alert-sink Secrets it must not get."""
+    return {"sqlite": render(chart, PORTAL_ON),
+            "postgresql": render(chart, merged(example_values("postgresql"), PORTAL_ON))}  # fmt: skip
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_portal_runs_serve_restricted_with_the_agents_store_and_only_its_tokens(portal_sets, store):
+    docs = portal_sets[store]
+    validate_strictly(docs)
+    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == PORTAL_NAME]
+    assert deployment["spec"]["replicas"] == 1
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    (cronjob,) = by_kind(docs, "CronJob")
+    (agent,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == SERVE_ARGS and "command" not in container
+    assert container["image"] == agent["image"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    assert container["securityContext"] == RESTRICTED_CONTAINER
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    # its own ServiceAccount: none of the agent's cloud identity, and no Kubernetes API token
+    assert spec["serviceAccountName"] == PORTAL_NAME and spec["automountServiceAccountToken"] is False
+    (account,) = [a for a in by_kind(docs, "ServiceAccount") if a["metadata"]["name"] == PORTAL_NAME]
+    assert account["automountServiceAccountToken"] is False and "annotations" not in account["metadata"]
+    # the tokens: only key tokens.yaml of the named Secret, read-only, where the config says
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    tokens_file = mounted_config(docs)["portal"]["tokens_file"]
+    directory, file_name = tokens_file.rsplit("/", 1)
+    assert mounts[directory]["readOnly"] is True
+    secret = {"secretName": "portal-tokens", "defaultMode": 0o440, "items": [{"key": "tokens.yaml", "path": file_name}]}
+    assert volumes[mounts[directory]["name"]]["secret"] == secret
+    # the agent's database settings (and claim), nothing else of its environment
+    env = {e["name"]: e for e in container["env"]}
+    agent_env = {e["name"]: e for e in agent["env"]}
+    assert env["EVIDENCE_AGENT_DATABASE_URL"] == agent_env["EVIDENCE_AGENT_DATABASE_URL"]
+    assert set(env) == {"EVIDENCE_AGENT_CONFIG", "EVIDENCE_AGENT_LOG_FORMAT", "EVIDENCE_AGENT_DATABASE_URL", "HOME",
+                        "TMPDIR"}  # fmt: skip
+    store_mounts = {"/etc/evidence-agent", "/tmp"} | ({"/var/lib/evidence-agent"} if store == "sqlite" else set())
+    assert set(mounts) == store_mounts | {directory}
+    agent_volumes = {v["name"]: v for v in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]}
+    for path in store_mounts:
+        assert volumes[mounts[path]["name"]] == agent_volumes[mounts[path]["name"]], path
+
+
+def test_the_portal_service_and_ingress_reach_the_portal_pods(chart, rendered):
+    docs = rendered["portal"]
+    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == PORTAL_NAME]
+    assert deployment["spec"]["replicas"] == 2
+    (service,) = by_kind(docs, "Service")
+    assert service["metadata"]["name"] == PORTAL_NAME and service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    assert [p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]] == ["http"]
+    for owner, template in pod_templates(docs):
+        is_portal = owner == f"Deployment/{PORTAL_NAME}"
+        assert selects({"matchLabels": service["spec"]["selector"]}, template["metadata"]["labels"]) == is_portal, owner
+    (ingress,) = by_kind(docs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert ingress["spec"]["tls"] == [{"secretName": "evidence-portal-tls", "hosts": ["evidence.example.com"]}]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "evidence.example.com"
+    backend = {"service": {"name": PORTAL_NAME, "port": {"name": "http"}}}
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": backend}]
+    docs = render(chart, merged(PORTAL_ON, {"portal": {"service": {"port": 8443}}}))
+    assert not by_kind(docs, "Ingress"), "no Ingress unless portal.ingress.enabled"
+    (service,) = by_kind(docs, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8443 and service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_with_network_policies_only_the_portal_takes_connections(chart, rendered):
+    for docs, peers in ((rendered["portal"], example_values("portal")["networkPolicy"]["portal"]["from"]),
+                        (render(chart, merged(PORTAL_ON, {"networkPolicy": {"enabled": True}})),
+                         [{"namespaceSelector": {}}])):  # fmt: skip
+        validate_strictly(docs)
+        policies = {p["metadata"]["name"]: p for p in by_kind(docs, "NetworkPolicy")}
+        for owner, template in pod_templates(docs):
+            labels = template["metadata"]["labels"]
+            selected = sorted(n for n, p in policies.items() if selects(p["spec"]["podSelector"], labels))
+            assert selected == ([PORTAL_NAME] if owner == f"Deployment/{PORTAL_NAME}" else [FULLNAME]), owner
+        portal = policies[PORTAL_NAME]["spec"]
+        assert portal["policyTypes"] == ["Ingress", "Egress"]
+        assert portal["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}], "from": peers}]
+        egress_ports = {p["port"] for rule in portal["egress"] for p in rule["ports"]}
+        assert 53 in egress_ports and egress_ports <= {53, 5432}, "the portal reaches DNS and the database only"
+        assert all(rule.get("to") for rule in portal["egress"])
+    assert {p["port"] for rule in policies[PORTAL_NAME]["spec"]["egress"] for p in rule["ports"]} == {53}  # SQLite
+    (policy,) = [p for p in by_kind(rendered["portal"], "NetworkPolicy") if p["metadata"]["name"] == PORTAL_NAME]
+    assert 5432 in {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    docs = render(chart, merged(PORTAL_ON, {"networkPolicy": {"enabled": True, "portal": {"from": []}}}))
+    (policy,) = [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == PORTAL_NAME]
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}], "[]: from anywhere"
+
+
+@pytest.mark.parametrize("mode", ["cronjob", "scheduler"])
+def test_on_a_sqlite_claim_the_agent_runs_on_the_portals_node(chart, mode):
+    user_term = {"labelSelector": {"matchLabels": {"tier": "compliance"}}, "topologyKey": "topology.kubernetes.io/zone"}
+    node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["tools"]}]}]}}  # fmt: skip
+    pod_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": [user_term]}
+    affinity = {"nodeAffinity": node_affinity, "podAffinity": pod_affinity}
+    docs = render(chart, merged(PORTAL_ON, {"mode": mode, "affinity": affinity}))
+    validate_strictly(docs)
+    templates = dict(pod_templates(docs))
+    assert len(templates) == 2
+    portal_labels = templates[f"Deployment/{PORTAL_NAME}"]["metadata"]["labels"]
+    claims = set()
+    for owner, template in templates.items():
+        spec = template["spec"]
+        assert spec["affinity"]["nodeAffinity"] == node_affinity, owner
+        first, ours = spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert first == user_term and ours["topologyKey"] == "kubernetes.io/hostname", owner
+        for labels in (tmpl["metadata"]["labels"] for tmpl in templates.values()):
+            assert selects(ours["labelSelector"], labels) == (labels == portal_labels), owner
+        claims |= {v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {f"{FULLNAME}-data"}, "one claim, mounted by the portal and the agent"
+    postgresql = {"type": "postgresql", "postgresql": {"urlSecret": {"name": "db"}}}
+    for values in (merged(PORTAL_ON, {"mode": mode, "portal": {"sqliteSameNode": False}}),
+                   merged(PORTAL_ON, {"mode": mode, "database": postgresql})):  # fmt: skip
+        assert all("affinity" not in spec for _, spec in pod_specs(render(chart, values)))
+
+
+def test_pods_restart_when_the_mounted_config_changes(chart):
+    """Turning the portal on adds portal.tokens_file to the config; the scheduler's pod must pick it up."""
+    sums = set()
+    for values in ({"mode": "scheduler"}, merged({"mode": "scheduler"}, PORTAL_ON)):
+        docs = render(chart, values)
+        (config_map,) = by_kind(docs, "ConfigMap")
+        expected = hashlib.sha256(config_map["data"]["evidence-agent.yaml"].rstrip("\n").encode()).hexdigest()
+        for owner, template in pod_templates(docs):
+            assert template["metadata"]["annotations"]["checksum/config"] == expected, owner
+        sums.add(expected)
+    assert len(sums) == 2
+
+
+def test_notes_say_how_to_reach_the_portal(chart):
+    def notes(values: dict[str, Any]) -> str:
+        return chart.render(values, name=RELEASE, namespace=NAMESPACE)[f"{CHART.name}/templates/NOTES.txt"]
+
+    assert "portal" not in notes({}).lower()
+    text = notes(PORTAL_ON)
+    assert f"kubectl -n {NAMESPACE} port-forward svc/{PORTAL_NAME} 8080:80" in text
+    assert "Secret portal-tokens" in text and "PostgreSQL is recommended" in text
+    text = notes(example_values("portal"))
+    assert "https://evidence.example.com/" in text and "port-forward" not in text and "podAffinity" not in text
 
 
 # --------------------------------------------------------------------------- acceptance 6: the rendered commands run

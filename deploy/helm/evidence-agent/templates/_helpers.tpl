@@ -32,6 +32,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The portal's ServiceAccount: its own, not the agent's with its cloud identity (the portal reads only the store). */}}
+{{- define "evidence-agent.portalServiceAccountName" -}}
+{{- if .Values.portal.serviceAccount.create }}
+{{- default (printf "%s-portal" (include "evidence-agent.fullname" .)) .Values.portal.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.portal.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
 {{- define "evidence-agent.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
@@ -51,6 +60,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "evidence-agent.configPath" -}}/etc/evidence-agent/evidence-agent.yaml{{- end }}
 {{- define "evidence-agent.dataDir" -}}/var/lib/evidence-agent{{- end }}
 {{- define "evidence-agent.heartbeatFile" -}}/tmp/evidence-agent/heartbeat{{- end }}
+{{/* Not under /etc/evidence-agent: a mount point inside the ConfigMap's read-only volume cannot be created. */}}
+{{- define "evidence-agent.portalTokensDir" -}}/var/run/secrets/evidence-agent/portal{{- end }}
+{{- define "evidence-agent.portalTokensFile" -}}{{ include "evidence-agent.portalTokensDir" . }}/tokens.yaml{{- end }}
+{{- define "evidence-agent.portalPort" -}}8080{{- end }}
+
+{{/* evidence-agent.yaml as mounted: `config`, plus portal.tokens_file when the portal is on. */}}
+{{- define "evidence-agent.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if .Values.portal.enabled }}
+{{- $portal := get $config "portal" | default dict }}
+{{- $_ := set $portal "tokens_file" (include "evidence-agent.portalTokensFile" .) }}
+{{- $_ := set $config "portal" $portal }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+"true" when the agent's pods and the portal share a ReadWriteOnce SQLite claim, which one node at a
+time can mount: they are then kept on the portal's node (evidence-agent.affinity).
+*/}}
+{{- define "evidence-agent.portalSameNode" -}}
+{{- if and .Values.portal.enabled (eq .Values.database.type "sqlite") .Values.portal.sqliteSameNode }}true{{ end }}
+{{- end }}
 
 {{/*
 Checks the values schema cannot express; each fails the render with one line naming the value.
@@ -67,6 +99,20 @@ Checks the values schema cannot express; each fails the render with one line nam
 {{- end }}
 {{- if and (eq .Values.database.type "postgresql") (not .Values.database.postgresql.urlSecret.name) }}
 {{- fail "database.postgresql.urlSecret.name: name the Secret holding the PostgreSQL URL" }}
+{{- end }}
+{{- if .Values.portal.enabled }}
+{{- if not .Values.portal.tokensSecret }}
+{{- fail "portal.tokensSecret: name the Secret whose key tokens.yaml holds the portal's token hashes (docs/deploy.md, Portal)" }}
+{{- end }}
+{{- if and (kindIs "map" .Values.config.portal) (hasKey .Values.config.portal "tokens_file") }}
+{{- fail "config.portal.tokens_file: set by the chart (the file of portal.tokensSecret); leave it out of config" }}
+{{- end }}
+{{- if and (eq .Values.database.type "sqlite") (not .Values.database.sqlite.existingClaim) (has "ReadWriteOncePod" .Values.database.sqlite.accessModes) }}
+{{- fail "database.sqlite.accessModes: ReadWriteOncePod lets one pod mount the claim, but the portal and the agent both need it (use ReadWriteOnce, or PostgreSQL)" }}
+{{- end }}
+{{- if and .Values.portal.ingress.enabled (not .Values.portal.ingress.hosts) }}
+{{- fail "portal.ingress.hosts: name at least one host for the portal's Ingress" }}
+{{- end }}
 {{- end }}
 {{- $static := list "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" "AWS_SESSION_TOKEN" "AWS_SHARED_CREDENTIALS_FILE" }}
 {{- range concat .Values.extraEnv .Values.secretEnv }}
@@ -144,7 +190,8 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
-{{- define "evidence-agent.volumeMounts" -}}
+{{/* The config, /tmp and (SQLite) the store's claim: what every long-lived container of the chart mounts. */}}
+{{- define "evidence-agent.storeVolumeMounts" -}}
 - name: config
   mountPath: /etc/evidence-agent
   readOnly: true
@@ -154,14 +201,9 @@ seccompProfile:
 - name: data
   mountPath: {{ include "evidence-agent.dataDir" . }}
 {{- end }}
-{{- range $i, $f := .Values.secretFiles }}
-- name: secret-{{ $i }}
-  mountPath: {{ $f.mountPath }}
-  readOnly: true
-{{- end }}
 {{- end }}
 
-{{- define "evidence-agent.volumes" -}}
+{{- define "evidence-agent.storeVolumes" -}}
 - name: config
   configMap:
     name: {{ include "evidence-agent.fullname" . }}-config
@@ -173,6 +215,20 @@ seccompProfile:
   persistentVolumeClaim:
     claimName: {{ default (printf "%s-data" (include "evidence-agent.fullname" .)) .Values.database.sqlite.existingClaim }}
 {{- end }}
+{{- end }}
+
+{{/* The agent's mounts: the store's, plus the Secrets of secretFiles. */}}
+{{- define "evidence-agent.volumeMounts" -}}
+{{ include "evidence-agent.storeVolumeMounts" . }}
+{{- range $i, $f := .Values.secretFiles }}
+- name: secret-{{ $i }}
+  mountPath: {{ $f.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "evidence-agent.volumes" -}}
+{{ include "evidence-agent.storeVolumes" . }}
 {{- range $i, $f := .Values.secretFiles }}
 - name: secret-{{ $i }}
   secret:
@@ -181,32 +237,60 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
-{{/* Scheduling and pod-wide settings shared by every pod of the chart. */}}
-{{- define "evidence-agent.podCommon" -}}
-serviceAccountName: {{ include "evidence-agent.serviceAccountName" . }}
-automountServiceAccountToken: {{ include "evidence-agent.inCluster" . | empty | not }}
-enableServiceLinks: false
-securityContext:
-  {{- include "evidence-agent.podSecurityContext" . | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
+{{/*
+The pods' affinity: the `affinity` value, plus, when the portal shares a ReadWriteOnce SQLite claim
+with the agent, a required podAffinity to the portal's pods on the same node (the portal is the
+long-running pod the others follow; its own replicas follow the first one).
+*/}}
+{{- define "evidence-agent.affinity" -}}
+{{- $root := . }}
+{{- $affinity := deepCopy $root.Values.affinity }}
+{{- if include "evidence-agent.portalSameNode" $root }}
+{{- $selector := dict "matchLabels" (dict "app.kubernetes.io/name" (include "evidence-agent.name" $root) "app.kubernetes.io/instance" $root.Release.Name "app.kubernetes.io/component" "portal") }}
+{{- $term := dict "labelSelector" $selector "topologyKey" "kubernetes.io/hostname" }}
+{{- $podAffinity := get $affinity "podAffinity" | default dict }}
+{{- $required := get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) }}
+{{- $_ := set $affinity "podAffinity" $podAffinity }}
 {{- end }}
-{{- with .Values.priorityClassName }}
-priorityClassName: {{ . }}
-{{- end }}
-{{- with .Values.nodeSelector }}
-nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .Values.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .Values.affinity }}
+{{- with $affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/*
+Scheduling and pod-wide settings shared by every pod of the chart; called with (dict "root" . "component" NAME).
+The portal runs as its own ServiceAccount and never mounts a Kubernetes API token.
+*/}}
+{{- define "evidence-agent.podCommon" -}}
+{{- $root := .root -}}
+{{ if eq .component "portal" -}}
+serviceAccountName: {{ include "evidence-agent.portalServiceAccountName" $root }}
+automountServiceAccountToken: false
+{{- else -}}
+serviceAccountName: {{ include "evidence-agent.serviceAccountName" $root }}
+automountServiceAccountToken: {{ include "evidence-agent.inCluster" $root | empty | not }}
+{{- end }}
+enableServiceLinks: false
+securityContext:
+  {{- include "evidence-agent.podSecurityContext" $root | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $root.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- include "evidence-agent.affinity" $root }}
 {{- end }}
 
 {{/* Pod template metadata: labels for selection and NetworkPolicy, the config's checksum. */}}
@@ -218,7 +302,7 @@ labels:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 annotations:
-  checksum/config: {{ toYaml .root.Values.config | sha256sum }}
+  checksum/config: {{ include "evidence-agent.config" .root | sha256sum }}
   {{- with .root.Values.podAnnotations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
