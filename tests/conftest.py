@@ -156,6 +156,9 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from collector.sandbox import aws_compute
+
+    aws_compute.install_moto_shims()  # a server serves a service as it was when first asked for it
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -14,10 +14,19 @@ from collector.sandbox.base import client
 
 def _seeders() -> list[Callable[[str], Any]]:
     """Service seeders, run after the base in this order (some configure the base's buckets)."""
-    from collector.sandbox import aws_data, aws_iam, aws_logging, aws_network, aws_resilience, aws_s3, aws_security
+    from collector.sandbox import (
+        aws_compute,
+        aws_data,
+        aws_iam,
+        aws_logging,
+        aws_network,
+        aws_resilience,
+        aws_s3,
+        aws_security,
+    )
 
     return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_logging.seed, aws_resilience.seed,
-            aws_security.seed]  # fmt: skip
+            aws_security.seed, aws_compute.seed]  # fmt: skip
 
 
 def _bucket(endpoint: str, name: str, region: str) -> Any:
@@ -97,6 +106,9 @@ def remediate(endpoint: str) -> list[str]:
 
 
 def seed_aws(endpoint: str) -> None:
+    from collector.sandbox import aws_compute
+
+    aws_compute.install_moto_shims()  # before aws_data first has moto's server serve Lambda
     seed_base(endpoint)
     for seeder in _seeders():
         seeder(endpoint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.aws import (
     autoscaling,
+    awslambda,
     backup,
     cloudtrail,
     configservice,
@@ -34,7 +35,7 @@ from connectors.aws.targets import AwsOrganization, open_target, region_status, 
 MODULES = (
     autoscaling, backup, macie,
     cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, s3,
-    s3control, secretsmanager, sns, sqs, ecr, inspector2, securityhub,
+    s3control, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda,
 )  # fmt: skip
 
 # Calls the connector makes for every target whatever kinds run: who am I, which regions are

@@ -1,5 +1,6 @@
-"""Table tests of the AWS security-service checks (Inspector, ECR, Security Hub) and of the IAM credential-age
-checks, which are judged at the time the evidence was observed: (observed, policy, time) -> verdict and reason."""
+"""Table tests of the AWS security-service checks (Inspector, ECR, Security Hub, Lambda code signing) and of the
+IAM credential-age checks, which are judged at the time the evidence was observed: (observed, policy, time) ->
+verdict and reason."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controls.base import Policy, Subject, Verdict, VerdictStatus, judge, registered_checks
-from controls.checks.aws import ecr, inspector2, securityhub
+from controls.checks.aws import awslambda, ecr, inspector2, securityhub
 
 PASS, FAIL, NA = VerdictStatus.PASS, VerdictStatus.FAIL, VerdictStatus.NOT_APPLICABLE
 CHECKS = {c.id: c for c in registered_checks()}
@@ -45,6 +46,12 @@ FSBP = "arn:aws:securityhub:eu-west-1::standards/aws-foundational-security-best-
 CIS = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0"
 PCI = "arn:aws:securityhub:eu-central-1::standards/pci-dss/v/3.2.1"
 HUB = {"enabled": True, "standards": {FSBP: "READY"}}
+RELEASE = "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/acme_release/2a330ca95f"
+SIGNED = {"package_type": "Zip",
+          "code_signing_config_arn": "arn:aws:lambda:eu-west-1:123456789012:code-signing-config:csc-161dbc40d99b7e726",
+          "untrusted_artifact_on_deployment": "Enforce", "allowed_publishers": [RELEASE]}  # fmt: skip
+UNSIGNED = {"package_type": "Zip", "code_signing_config_arn": None, "untrusted_artifact_on_deployment": None,
+            "allowed_publishers": []}  # fmt: skip
 NO_HUB = {"enabled": False, "standards": {}}
 # As tests/fixtures/aws/aws.iam.user.credentials.json records them.
 USER = {"user_name": "anna.berg", "created": "2021-03-08T09:12:44Z", "password_enabled": True,
@@ -119,6 +126,20 @@ ROWS = [
     ("aws.securityhub.hub.standards_enabled", {**HUB, "standards": {}}, None, FAIL,
      "Security Hub is enabled but no standard is enabled"),
     ("aws.securityhub.hub.standards_enabled", NO_HUB, None, FAIL, "not enabled in eu-west-1: no standard is evaluated"),
+    # Lambda code signing
+    ("aws.lambda.function.code_signing_enforced", SIGNED, None, PASS,
+     "code signing enforced: new code must be signed by one of 1 allowed signing profile version(s)"),
+    ("aws.lambda.function.code_signing_enforced", {**SIGNED, "allowed_publishers": [RELEASE, RELEASE[:-1] + "0"]},
+     None, PASS, "one of 2 allowed signing profile version(s)"),
+    ("aws.lambda.function.code_signing_enforced", {**SIGNED, "untrusted_artifact_on_deployment": "Warn"}, None, FAIL,
+     "code signing policy is Warn: code signed by a profile that is not allowed, or whose signature expired or was "
+     "revoked, is still deployed"),
+    ("aws.lambda.function.code_signing_enforced", UNSIGNED, None, FAIL,
+     "no code signing configuration: any code package can be deployed to the function"),
+    ("aws.lambda.function.code_signing_enforced", {**UNSIGNED, "package_type": "Image"}, None, NA,
+     "container image function: Lambda code signing applies to .zip packages only"),
+    ("aws.lambda.function.code_signing_enforced", {**SIGNED, "package_type": "Image"}, None, NA,
+     "container image function"),
     # IAM access key age, at AT
     ("aws.iam.user.access_keys_rotated", FRESH_KEY, None, PASS, "access key 1 is 57 days old (max 90)"),
     ("aws.iam.user.access_keys_rotated", USER, None, FAIL, "anna.berg: access key 1 is 681 days old (max 90)"),
@@ -184,10 +205,10 @@ def test_check_judges_every_golden_observation(check_id):
 
 
 def test_every_security_check_has_a_pass_and_a_fail_row():
-    modules = {m.__name__ for m in (ecr, inspector2, securityhub)}
+    modules = {m.__name__ for m in (awslambda, ecr, inspector2, securityhub)}
     mine = {c.id for c in CHECKS.values() if c.judge.__module__ in modules}
     mine |= {"aws.iam.user.access_keys_rotated", "aws.iam.user.unused_credentials_disabled"}
-    assert len(mine) == 7, sorted(mine)
+    assert len(mine) == 8, sorted(mine)
     for status in (PASS, FAIL):
         assert mine <= {row[0] for row in ROWS if row[3] == status}, status
 

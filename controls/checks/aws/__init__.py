@@ -2,6 +2,7 @@
 
 from controls.checks.aws import (
     autoscaling,
+    awslambda,
     backup,
     cloudtrail,
     configservice,
@@ -29,5 +30,5 @@ from controls.checks.aws import (
 MODULES = (
     autoscaling, backup, macie,
     cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, residency,
-    s3, secretsmanager, sns, sqs, ecr, inspector2, securityhub,
+    s3, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda,
 )  # fmt: skip
