@@ -160,7 +160,9 @@ def control_detail(portal: Portal, framework_id: str, control_id: str, view: Vie
             for s in control_statuses(portal.engine, portal.catalog, framework_id, view.at, states=states)
             if s.id == control_id
         )
-        failing, failing_total = _failing(session, checks, view.at)
+        # the failing count at T is what check_states just counted (same checks, same moment)
+        failing_total = sum(states[c].failed for c in checks)
+        failing = _failing(session, checks, view.at) if failing_total else []
         timeline = _timeline(session, checks, view.start, min(view.end, utcnow()))
         drift, drift_total = _drift(session, checks, view.start, view.end)
         attachments = _attachments(session, framework_id, control_id, view.at)
@@ -208,13 +210,13 @@ def _valid_at(first: Any, ended: Any, at: dt.datetime | None) -> Any:
     return sa.and_(first <= at, sa.or_(ended.is_(None), ended > at))
 
 
-def _failing(session: Session, checks: set[str], at: dt.datetime | None) -> tuple[list[dict[str, Any]], int]:
-    """The failing verdicts at T (the first FAILING_SHOWN), each with the evidence item it judged."""
+def _failing(session: Session, checks: set[str], at: dt.datetime | None) -> list[dict[str, Any]]:
+    """The failing verdicts at T (the first FAILING_SHOWN), each with the evidence item it judged (looked up
+    together: one query per target and kind, not one per row)."""
     if not checks:
-        return [], 0
+        return []
     vs = VerdictState
     where = sa.and_(vs.check_id.in_(checks), vs.verdict == "fail", _valid_at(vs.first_seen_at, vs.ended_at, at))
-    total = session.execute(sa.select(sa.func.count()).select_from(vs).where(where)).scalar_one()
     rows = (
         session.execute(
             sa.select(vs).where(where).order_by(vs.check_id, vs.target, vs.resource_id).limit(FAILING_SHOWN)
@@ -223,32 +225,35 @@ def _failing(session: Session, checks: set[str], at: dt.datetime | None) -> tupl
         .all()
     )
     es = EvidenceState
-    out = []
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for v in rows:
-        state_id = session.execute(
-            sa.select(es.id)
+        wanted[(v.target, v.kind)].add(v.resource_id)
+    state_ids: dict[tuple[str, str, str], int] = {}
+    for (target, kind), resource_ids in wanted.items():
+        found = session.execute(
+            sa.select(es.resource_id, sa.func.max(es.id))
             .where(
-                es.target == v.target,
-                es.kind == v.kind,
-                es.resource_id == v.resource_id,
+                es.target == target,
+                es.kind == kind,
+                es.resource_id.in_(sorted(resource_ids)),
                 _valid_at(es.first_seen_at, es.ended_at, at),
             )
-            .order_by(es.id.desc())
-            .limit(1)
-        ).scalar()
-        out.append(
-            {
-                "check": v.check_id,
-                "target": v.target,
-                "kind": v.kind,
-                "resource_id": v.resource_id,
-                "region": v.region,
-                "reason": v.reason,
-                "since": ts(v.first_seen_at),
-                "evidence_id": state_id,
-            }
+            .group_by(es.resource_id)
         )
-    return out, total
+        state_ids.update({(target, kind, resource_id): state_id for resource_id, state_id in found})
+    return [
+        {
+            "check": v.check_id,
+            "target": v.target,
+            "kind": v.kind,
+            "resource_id": v.resource_id,
+            "region": v.region,
+            "reason": v.reason,
+            "since": ts(v.first_seen_at),
+            "evidence_id": state_ids.get((v.target, v.kind, v.resource_id)),
+        }
+        for v in rows
+    ]
 
 
 def _timeline(session: Session, checks: set[str], start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
@@ -269,21 +274,16 @@ def _timeline(session: Session, checks: set[str], start: dt.datetime, end: dt.da
             .where(wanted, _valid_at(vs.first_seen_at, vs.ended_at, start))
             .group_by(vs.verdict)
         ).all()
+        # Counted by the database per moment: a run's verdicts share one moment per unit, so this is a few
+        # rows per run, not one per verdict that opened or ended (10,000 on the day the window starts with).
         deltas: dict[str, list[tuple[dt.datetime, int]]] = {"pass": [], "fail": []}
-        changed = session.execute(
-            sa.select(vs.verdict, vs.first_seen_at, vs.ended_at).where(
-                wanted,
-                sa.or_(
-                    sa.and_(vs.first_seen_at > start, vs.first_seen_at <= end),
-                    sa.and_(vs.ended_at > start, vs.ended_at <= end),
-                ),
-            )
-        ).all()
-        for verdict, first, ended in changed:
-            if start < first <= end:
-                deltas[verdict].append((first, 1))
-            if ended is not None and start < ended <= end:
-                deltas[verdict].append((ended, -1))
+        for column, sign in ((vs.first_seen_at, 1), (vs.ended_at, -1)):
+            for verdict, moment, n in session.execute(
+                sa.select(vs.verdict, column, sa.func.count())
+                .where(wanted, column > start, column <= end)
+                .group_by(vs.verdict, column)
+            ):
+                deltas[verdict].append((moment, sign * n))
         at_start = dict(base)
         for verdict in ("pass", "fail"):
             changes = sorted(deltas[verdict])

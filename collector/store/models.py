@@ -190,6 +190,8 @@ class VerdictState(SQLModel, table=True):
         sa.Index("ix_verdict_state_time", "first_seen_at", "ended_at"),
         sa.Index("ix_verdict_state_opened", "first_seen_run_id"),
         sa.Index("ix_verdict_state_ended", "ended_run_id"),
+        # the portal's control page: verdict counts at a moment and the timeline, per check and verdict
+        sa.Index("ix_verdict_state_check_time", "check_id", "verdict", "ended_at", "first_seen_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     check_id: str = Field(max_length=255)
@@ -224,6 +226,7 @@ class DriftEvent(SQLModel, table=True):
         sa.Index("ix_drift_event_alert", "alert_state", "target"),
         sa.Index("ix_drift_event_key", "check_id", "target", "resource_id"),
         sa.Index("ix_drift_event_type", "type", "target"),
+        sa.Index("ix_drift_event_check_time", "check_id", "created_at"),  # a control's drift in a window
     )
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
