@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/prune.py
 	$(BIN)/python bench/bundle.py
+	$(BIN)/python bench/portal.py
 
 # The Helm chart's ClusterRole rules are what `evidence-agent permissions kubernetes` prints;
 # regenerate them after changing a Kubernetes kind's permissions (tests/deploy fails until you do).
