@@ -337,12 +337,14 @@ def evidence_cmd(
     """Show evidence states: current ones, or those valid at --at."""
     moment = parse_time(at, "--at")
     engine = read_engine(config)
-    horizon = pruned_before(engine, moment)
-    if horizon is not None:  # a partial picture would mislead: say the period is gone
+    pruned = pruned_before(engine, moment, target)
+    if pruned is not None:  # a partial picture would mislead: say the period is gone
+        horizon, targets = pruned
         if fmt == Format.json:
-            emit_json({"at": rfc3339(moment), "pruned_before": horizon, "evidence": None})  # type: ignore[arg-type]
+            emit_json({"at": rfc3339(moment), "pruned_before": horizon, "targets": targets, "evidence": None})  # type: ignore[arg-type]
         else:
-            out.print(f"[yellow]{at} is before {horizon}: evidence from then was pruned by the retention policy[/]")
+            out.print(f"[yellow]{at} is before {horizon}: evidence of {', '.join(targets)} from then was pruned by "
+                      "the retention policy[/]")  # fmt: skip
         return
     rows = evidence(engine, EvidenceFilter(kind=kind, target=target, resource=resource, at=moment))
     if fmt == Format.json:
@@ -390,6 +392,8 @@ def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) ->
             if result.pruned_runs
             else ""
         )
+        if result.partly_pruned_runs:
+            pruned += f"; {result.partly_pruned_runs} runs pruned in part checked by their residual digests"
         out.print(f"[green]chain verified[/]: {result.runs_checked} runs, head {result.head}{pruned}")
     else:
         first = result.problems[0]
@@ -399,17 +403,21 @@ def verify_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) ->
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
-def pruned_before(engine: sa.Engine, at: dt.datetime | None) -> str | None:
-    """The pruned horizon when `at` falls in a pruned period, else None."""
+def pruned_before(engine: sa.Engine, at: dt.datetime | None, target: str | None) -> tuple[str, list[str]] | None:
+    """When `at` falls in a pruned period of the target (of any target, without one): the newest such
+    horizon and the targets pruned at `at`; else None."""
     from sqlalchemy.orm import Session
 
-    from collector.retention import pruned_horizon
+    from collector.store.pruned import target_horizons
 
     if at is None:
         return None
     with Session(engine) as session:
-        horizon = pruned_horizon(session)
-    return rfc3339(horizon.before) if horizon and horizon.covers(at) else None
+        horizons = target_horizons(session)
+    covering = {name: h for name, h in horizons.items() if (target is None or name == target) and h.covers(at)}
+    if not covering:
+        return None
+    return rfc3339(max(h.before for h in covering.values())), sorted(covering)
 
 
 # --------------------------------------------------------------------------- retention
@@ -424,23 +432,31 @@ def prune_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed; change nothing.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Remove evidence older than `retention.keep_days` (never held or still-open states); keep tombstones."""
-    from collector.retention import prune
+    """Remove evidence older than `retention.keep_days` (global or the target's own; never held or still-open
+    states); keep tombstones."""
+    from collector.retention import configured, prune
     from collector.store.lock import run_lock
     from connectors.base import utcnow
 
     cfg = load_config(config)
-    if cfg.retention.keep_days is None:
-        raise ConfigError("retention.keep_days: not set in the config, so nothing may be pruned")
+    keeps = configured(cfg)
+    if keeps is None:
+        raise ConfigError("retention.keep_days: not set in the config (nor on any target), so nothing may be pruned")
     engine = write_engine(cfg)
     with run_lock(engine, [t.name for t in cfg.targets]):
-        summary = prune(engine, cfg.retention.keep_days, cfg.retention.keep_runs_min, utcnow(), dry_run=dry_run)
+        summary = prune(engine, keeps[0].days, keeps[0].runs_min, utcnow(), targets=keeps[1], dry_run=dry_run)
     if fmt == Format.json:
         emit_json(summary)
         return
     removed = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in summary["removed"].items())
     verb = "would remove" if dry_run else "removed"
-    out.print(f"prune before {summary['cutoff']} (keep {cfg.retention.keep_days} days): {verb} {removed}")
+    if not cfg.retention_overrides():
+        out.print(f"prune before {summary['cutoff']} (keep {cfg.retention.keep_days} days): {verb} {removed}")
+    else:
+        out.print(f"prune: {verb} {removed}")
+        for name, cut in summary["targets"].items():
+            kept = f"keep {cut['keep_days']} days" if cut["keep_days"] else "keep everything"
+            out.print(f"  target {name}: before {cut['cutoff'] or '-'} ({kept}, newest {cut['keep_runs_min']} runs)")
     for hold in summary["held"]:
         out.print(f"  kept by hold {hold['hold']}: {hold['from']} .. {hold['to']}")
     for why, n in summary["skipped"].items():
@@ -460,7 +476,8 @@ def hold_add_cmd(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Hold a framework's evidence for a period: prune keeps everything a bundle of it would include."""
-    from collector.retention import actor, add_hold
+    from collector.holds import add_hold
+    from collector.retention import actor
     from connectors.base import utcnow
 
     catalog = catalog_for(config)
@@ -476,7 +493,7 @@ def hold_add_cmd(
 @hold_app.command("list")
 def hold_list_cmd(config: ConfigOption = None, fmt: FormatOption = Format.table) -> None:
     """Every hold, active or released."""
-    from collector.retention import list_holds
+    from collector.holds import list_holds
 
     holds = list_holds(read_engine(config))
     if fmt == Format.json:
@@ -496,7 +513,8 @@ def hold_release_cmd(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Release a hold: its period is pruned again by the retention policy."""
-    from collector.retention import actor, release_hold
+    from collector.holds import release_hold
+    from collector.retention import actor
     from connectors.base import utcnow
 
     hold = release_hold(read_engine(config), hold_id, by or actor(), utcnow())

@@ -85,6 +85,23 @@ class OrganizationConfig(Strict):
     external_id: str | None = None
 
 
+class KeepConfig(Strict):
+    keep_days: Annotated[int, Field(ge=1)] | None = None
+    keep_runs_min: Annotated[int, Field(ge=1)] = 10  # the newest N collection runs of a target keep its data
+
+
+class TargetRetentionConfig(KeepConfig):
+    """A target's own `retention:`: the fields it sets win over the global ones (`keep_days: null`: never pruned)."""
+
+    # Present only to say why it is refused: a prune covers the whole store, so when it runs is global.
+    auto: Any = Field(default=None, exclude=True)
+
+    @field_validator("auto")
+    @classmethod
+    def _global_only(cls, value: Any) -> Any:
+        raise ValueError("auto is global only: set it in the top-level retention:, every prune covers all targets")
+
+
 class BaseTarget(Strict):
     """What every target has: a unique name, which kinds to collect, when, and its policy overrides."""
 
@@ -96,6 +113,7 @@ class BaseTarget(Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)  # overrides the global policy for this target
     # kind glob or provider -> duration; wins over the global `freshness:` (docs/store.md, Freshness)
     freshness: dict[str, str] = Field(default_factory=dict)
+    retention: TargetRetentionConfig | None = None  # overrides the global `retention:` for this target's data
 
     @field_validator("kinds", "exclude_kinds")
     @classmethod
@@ -296,11 +314,9 @@ def freshness_limit(kind: str, *maps: dict[str, str]) -> dt.timedelta | None:
     return None
 
 
-class RetentionConfig(Strict):
+class RetentionConfig(KeepConfig):
     """What `prune` keeps (docs/store.md, Retention). Without keep_days nothing is ever pruned."""
 
-    keep_days: Annotated[int, Field(ge=1)] | None = None
-    keep_runs_min: Annotated[int, Field(ge=1)] = 10  # the newest N collection runs are kept, however old
     auto: bool = False  # prune after every collect (under the same lock)
 
 
@@ -529,6 +545,17 @@ class Config(Strict):
     def policy_for(self, target: TargetConfig) -> Policy:
         """Defaults, then the global `policy:`, then the target's own `policy:`."""
         return Policy(**(self.policy.overrides() | target.policy.overrides()))
+
+    def retention_for(self, target: TargetConfig) -> RetentionConfig:
+        """The global `retention:`, with the fields the target's own `retention:` sets."""
+        own = target.retention
+        if own is None:
+            return self.retention
+        return self.retention.model_copy(update={name: getattr(own, name) for name in own.model_fields_set})
+
+    def retention_overrides(self) -> dict[str, RetentionConfig]:
+        """The effective retention of each target that has its own `retention:`."""
+        return {t.name: self.retention_for(t) for t in self.targets if t.retention is not None}
 
     def catalog(self) -> Catalog:
         try:

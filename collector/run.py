@@ -195,6 +195,7 @@ def collect(
 
         def freshness(target: str, kind: str) -> dt.timedelta:
             return config.freshness_for(by_name[target], kind)
+
         run_id = open_run(engine, names, config.digest(), clock(), catalog.digest)
         result = RunResult(run_id=run_id, status=RunStatus.RUNNING, aborted_runs=aborted)
         bound = log.bind(run_id=run_id)
@@ -248,11 +249,11 @@ def collect(
             result.drift = after_run(engine, run_id, names, catalog, config.alerts, clock(), sleep)
         except Exception:  # alerting never fails a collection; the next run computes what is missing
             bound.exception("drift detection or alerting failed")
-        if config.retention.auto and config.retention.keep_days:
-            from collector.retention import prune
+        if config.retention.auto:
+            from collector.retention import prune_configured
 
             try:  # under this run's lock, after it: never concurrently with a collection of these targets
-                prune(engine, config.retention.keep_days, config.retention.keep_runs_min, clock())
+                prune_configured(engine, config, clock())
             except Exception:
                 bound.exception("automatic prune failed; nothing was removed")
         return result

@@ -5,7 +5,9 @@ digest input lines as collector/store/chain.py writes them, except the `obs` lin
 lists, once, every evidence state any of these runs observed, in digest order, from which the obs
 lines of every run are rebuilt (collector.bundle.chainlines). Context runs are runs outside the
 period included only because they bind evidence of the period (a state the period's runs never
-observed) or an attachment; they are recomputed but not linked.
+observed) or an attachment; they are recomputed but not linked. A tombstone (a pruned run) has no
+lines; a run pruned in part has `pruned: {targets, residual_digest}`, and its lines (what is left of
+it) recompute to that residual digest while its `digest` still links the chain (collector/store/pruned.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collector.bundle.scope import Scope
 from collector.bundle.zipout import BundleError, BundleZip
 from collector.store.chain import _lines as chain_lines
 from collector.store.models import Attachment, EvidenceState, Gap, Run, RunUnit, UnitStatus, VerdictState
+from collector.store.pruned import partial_runs
 
 CHUNK = 100  # runs whose lines are read together
 
@@ -44,6 +47,7 @@ class ChainStats:
     last: dict[str, Any] | None = None
     statuses: Counter = field(default_factory=Counter)
     pruned: int = 0
+    partly_pruned: int = 0
     intervals: list[float] = field(default_factory=list)
 
     @property
@@ -202,6 +206,7 @@ def write_chain(out: BundleZip, conn: sa.Connection, scope: Scope, wanted_contex
 
     previous_start: dt.datetime | None = None
     session = Session(bind=conn)
+    partial = partial_runs(session)
     runs_query = sa.select(Run).where(in_bundle(Run)).order_by(Run.seq).execution_options(yield_per=CHUNK)
     with out.member(RUNS) as member:
         for runs in session.execute(runs_query).scalars().partitions():
@@ -220,11 +225,15 @@ def write_chain(out: BundleZip, conn: sa.Connection, scope: Scope, wanted_contex
                     lines = lines_of.pop(run.id)
                     encoded = [digest_line(line) for line in lines]
                     obs = replay.observed(run.id, collected_units(lines))
-                    if digest_of(encoded, obs_split(lines), obs) != run.digest:
+                    left = partial.get(run.id)
+                    if digest_of(encoded, obs_split(lines), obs) != (left.residual if left else run.digest):
                         raise BundleError(
                             f"run {run.id} (seq {run.seq}): its digest does not recompute from the stored rows; "
                             "run `evidence-agent verify` to find what changed in the store"
                         )
+                    if left is not None:  # pruned in part: its lines recompute to the residual its prune listed
+                        head["pruned"] = {"targets": list(left.targets), "residual_digest": left.residual}
+                        stats.partly_pruned += 1
                     # The digest lines go in as encoded for the digest (the same JSON), not encoded twice.
                     text = record(head | {"counts": unit_counts(lines)})
                     member.line(text[:-1] + ',"lines":[' + ",".join(encoded) + "]}")

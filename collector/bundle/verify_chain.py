@@ -76,7 +76,7 @@ def check_chain(bundle: Bundle, manifest: dict[str, Any], check: Check) -> Chain
         return facts
     period: list[dict[str, Any]] = []
     context: list[int] = []
-    recomputed_ok = pruned = 0
+    recomputed_ok = pruned = partly = 0
     for number, run in bundle.lines(RUNS):
         where = f"{RUNS} line {number}"
         if isinstance(run, dict) and run.get("pruned") and "lines" not in run:
@@ -97,14 +97,18 @@ def check_chain(bundle: Bundle, manifest: dict[str, Any], check: Check) -> Chain
                     and same_time(header.get("finished_at"), run.get("finished_at"))):  # fmt: skip
                 check.fail(f"{where}: the record's times differ from its hashed header")
             digest = run_digest(lines, replay.observed(run_id, collected_units(lines)))
+            # Pruned in part: what is left recomputes to the residual digest its prune listed.
+            residual = run["pruned"]["residual_digest"] if run.get("pruned") else None
         except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
             check.fail(f"{where}: malformed run record ({type(exc).__name__}: {exc})")
             continue
-        if digest != recorded:
-            check.fail(f"{where}: recomputed digest {digest[:16]}… differs from the recorded {str(recorded)[:16]}…: "
+        if digest != (residual or recorded):
+            check.fail(f"{where}: recomputed digest {digest[:16]}… differs from the recorded "
+                       f"{'residual ' if residual else ''}{str(residual or recorded)[:16]}…: "
                        "its lines, or evidence states it observed, were altered")  # fmt: skip
         else:
             recomputed_ok += 1
+            partly += residual is not None
         facts.runs.add(run_id)
         _note_lines(run_id, lines, facts)
         if run.get("role") == "context":
@@ -136,6 +140,8 @@ def check_chain(bundle: Bundle, manifest: dict[str, Any], check: Check) -> Chain
                      f"the period, {len(context)} context) from {len(replay.states)} states")  # fmt: skip
     if pruned:
         check.summary += f"; {pruned} pruned runs are tombstones (linked, not recomputable)"
+    if partly:
+        check.summary += f"; {partly} runs pruned in part recomputed to their residual digests"
     return facts
 
 
@@ -178,8 +184,10 @@ def _check_evidence_line(where: str, item: dict[str, Any], facts: ChainFacts, pe
         opened_verdict = (v["check"], *resource, v["verdict"], v["reason"], parse_ts(v_first["at"]))
         if v_first["run"] in facts.runs and opened_verdict not in facts.verdicts:
             check.fail(f"{where}: verdict {v['check']} {v['verdict']} is not the one run {v_first['run']} recorded")
-        if v_ended and v_ended["run"] in facts.runs and (
-            (v["check"], *resource, v_ended["reason"], parse_ts(v_ended["at"])) not in facts.verdict_ends
+        if (
+            v_ended
+            and v_ended["run"] in facts.runs
+            and ((v["check"], *resource, v_ended["reason"], parse_ts(v_ended["at"])) not in facts.verdict_ends)
         ):
             check.fail(f"{where}: the end of verdict {v['check']} is not the one run {v_ended['run']} recorded")
 

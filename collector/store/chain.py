@@ -12,6 +12,8 @@ digest(run) = sha256 over newline-terminated canonical JSON lines:
 "Observed in run R" is derived from the intervals: the unit was collected in R and the interval
 was open at R. So editing, inserting or deleting an evidence row or a blob changes the digest
 recomputed for every run that observed it, and `verify` names the first such run.
+After a prune (collector/retention.py), a tombstone is checked by the hash its prune record lists,
+and a run pruned in part by the residual digest its prune record lists (collector/store/pruned.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collector.store.models import (
     UnitStatus,
     VerdictState,
 )
+from collector.store.pruned import Partial, partial_runs
 from connectors.base import canonical_json, sha256_hex, state_sha
 
 GENESIS = "0" * 64
@@ -199,6 +202,7 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
     pruned_runs: int = 0
     pruned_before: str | None = None  # the newest prune's horizon: tombstones before it are checked by hash
+    partly_pruned_runs: int = 0  # runs some targets' rows were pruned from: checked by their residual digest
 
     @property
     def ok(self) -> bool:
@@ -212,6 +216,7 @@ class Verification:
             "first_broken_run": self.problems[0].run_id if self.problems else None,
             "pruned_runs": self.pruned_runs,
             "pruned_before": self.pruned_before,
+            "partly_pruned_runs": self.partly_pruned_runs,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -251,8 +256,9 @@ def _check_blobs(session: Session, result: Verification) -> None:
         )
 
 
-def _check_interval_runs(session: Session, result: Verification) -> None:
-    """Each interval starts and ends in a run where its unit was collected."""
+def _check_interval_runs(session: Session, result: Verification, partial: dict[int, Partial]) -> None:
+    """Each interval starts and ends in a run where its unit was collected (unless a prune removed that
+    unit's outcome: the run is a tombstone, or its prune record lists the interval's target as pruned from it)."""
     es = EvidenceState
     for column, label in ((es.first_seen_run_id, "first seen"), (es.ended_run_id, "ended")):
         unit = sa.and_(
@@ -264,11 +270,13 @@ def _check_interval_runs(session: Session, result: Verification) -> None:
         )
         pruned = sa.exists().where(Run.id == column, Run.pruned_at.is_not(None))
         orphans = session.execute(
-            sa.select(es.id, es.kind, es.resource_id, column.label("run_id"))
+            sa.select(es.id, es.target, es.kind, es.resource_id, column.label("run_id"))
             .where(column.is_not(None), ~sa.exists().where(unit), ~pruned)
             .order_by(column, es.id)
         )
         for row in orphans:
+            if row.target in (partial[row.run_id].targets if row.run_id in partial else ()):
+                continue
             seq = session.execute(sa.select(Run.seq).where(Run.id == row.run_id)).scalar()
             result.problems.append(
                 Problem(
@@ -305,6 +313,7 @@ def verify(engine: sa.Engine) -> Verification:
         expected_seq = 1
         listed: dict[int, str] = {}  # tombstone hashes the prune records vouch for
         tombstones: list[Run] = []
+        partial = partial_runs(session)  # residual digests the prune records vouch for
         for run in runs:
             result.runs_checked += 1
             if run.seq != expected_seq:
@@ -327,7 +336,20 @@ def verify(engine: sa.Engine) -> Verification:
                 expected_seq = (run.seq or expected_seq) + 1
                 continue
             recomputed = run_digest(session, run, run.prev_digest or GENESIS)
-            if recomputed != run.digest:
+            left = partial.get(run.id or 0)
+            if left is not None:
+                result.partly_pruned_runs += 1
+                if recomputed != left.residual:
+                    result.problems.append(
+                        Problem(
+                            run.id,
+                            run.seq,
+                            f"run {run.id}: recomputed digest {recomputed[:12]} differs from the residual "
+                            f"{left.residual[:12]} prune record {left.record} lists for what it left of the "
+                            "run: its remaining evidence, units or gaps were altered",
+                        )
+                    )
+            elif recomputed != run.digest:
                 result.problems.append(
                     Problem(
                         run.id,
@@ -341,6 +363,6 @@ def verify(engine: sa.Engine) -> Verification:
         result.head = runs[-1].digest if runs else None
         _check_tombstones(tombstones, listed, result)
         _check_blobs(session, result)
-        _check_interval_runs(session, result)
+        _check_interval_runs(session, result, partial)
     result.problems.sort(key=lambda p: p.seq if p.seq is not None else 1 << 62)
     return result

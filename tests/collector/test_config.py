@@ -65,6 +65,14 @@ CASES = {
         "targets[0].kinds: 'aws.nothing.*' matches no aws evidence kind",
     ),
     "bad cron": (GOOD + "    schedule: every hour\n", "targets[0].schedule: not a 5-field cron"),
+    "bad target retention": (
+        GOOD + "  - name: dev\n    provider: aws\n    retention: {keep_days: 0}\n",
+        "targets[1].retention.keep_days: Input should be greater than or equal to 1",
+    ),
+    "auto on a target": (
+        GOOD + "    retention: {keep_days: 30, auto: true}\n",
+        "targets[0].retention.auto: auto is global only",
+    ),
 }
 
 
@@ -143,6 +151,20 @@ def test_config_digest_ignores_database_url_and_tracks_targets():
     b = Config.model_validate(base | {"database_url": "postgresql+psycopg://u:secret@h/db"})
     c = Config.model_validate({"targets": [{"name": "prod", "provider": "aws", "regions": ["eu-west-1"]}]})
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_a_targets_own_retention_overrides_the_global_fields_it_sets(tmp_path, capsys):
+    cfg = Config.model_validate({"retention": {"keep_days": 400, "keep_runs_min": 20}, "targets": [
+        {"name": "a", "provider": "aws"}, {"name": "b", "provider": "aws", "retention": {"keep_days": 30}},
+        {"name": "c", "provider": "aws", "retention": {"keep_days": None}}]})  # fmt: skip
+    effective = [(r.keep_days, r.keep_runs_min) for r in map(cfg.retention_for, cfg.targets)]
+    assert effective == [(400, 20), (30, 20), (None, 20)], "keep_days: null on a target: never pruned"
+    assert sorted(cfg.retention_overrides()) == ["b", "c"]
+    path = tmp_path / "evidence-agent.yaml"
+    path.write_text(GOOD + "    retention: {keep_runs_min: 0}\n")
+    assert run_main("prune", "--config", str(path)) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: targets[0].retention.keep_runs_min: Input should be greater than or equal to 1\n"
 
 
 def test_bad_at_time_is_a_usage_error(tmp_path, capsys):

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from collector.cli import main
 from collector.compliance import check_states, control_statuses
-from collector.retention import add_hold, prune, release_hold
+from collector.holds import add_hold, release_hold
+from collector.retention import prune
 from collector.run import collect
 from collector.store.chain import verify
 from collector.store.models import DriftEvent, EvidenceState, Run, RunStatus, VerdictState
@@ -114,7 +115,8 @@ def test_evidence_at_a_pruned_time_says_it_was_pruned(engine, db_url, monkeypatc
     capsys.readouterr()
     assert run_main("evidence", "--at", "2026-01-02T00:00:00Z", "--format", "json") == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer == {"at": "2026-01-02T00:00:00Z", "pruned_before": "2026-01-06T06:00:00Z", "evidence": None}
+    assert answer == {"at": "2026-01-02T00:00:00Z", "pruned_before": "2026-01-06T06:00:00Z", "targets": ["prod"],
+                      "evidence": None}  # fmt: skip
     assert run_main("evidence", "--at", "2026-01-08T00:00:00Z", "--format", "json") == 0
     assert len(json.loads(capsys.readouterr().out)["evidence"]) == 2
     assert run_main("verify") == 0
