@@ -23,8 +23,10 @@ class ChainFacts:
     runs: set[int] = field(default_factory=set)
     states: dict[int, IndexedState] = field(default_factory=dict)
     by_key: dict[tuple[str, str, str, str, str], IndexedState] = field(default_factory=dict)
-    opens: dict[tuple[str, str, str, str], tuple[int, str, str]] = field(default_factory=dict)
-    ends: dict[tuple[str, str, str, str], tuple[int, str, str]] = field(default_factory=dict)
+    # (target, kind, resource, state, run) -> (at, blob / reason): a state that comes back is opened again
+    # by a later run, so the run is part of the key
+    opens: dict[tuple[str, str, str, str, int], tuple[str, str]] = field(default_factory=dict)
+    ends: dict[tuple[str, str, str, str, int], tuple[str, str]] = field(default_factory=dict)
     verdicts: set[tuple] = field(default_factory=set)
     verdict_ends: set[tuple] = field(default_factory=set)
     attachments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -54,9 +56,9 @@ def _note_lines(run_id: int, lines: list[Any], facts: ChainFacts) -> None:
     for line in lines:
         section = line_section(line)
         if section == "open":
-            facts.opens[(*line["open"], line["state"])] = (run_id, line["at"], line["blob"])
+            facts.opens[(*line["open"], line["state"], run_id)] = (line["at"], line["blob"])
         elif section == "end":
-            facts.ends[(*line["end"], line["state"])] = (run_id, line["at"], line["reason"])
+            facts.ends[(*line["end"], line["state"], run_id)] = (line["at"], line["reason"])
         elif section == "verdict":
             facts.verdicts.add((*line[1:6], parse_ts(line[6])))
         elif section == "verdict_end":
@@ -169,14 +171,14 @@ def _check_evidence_line(where: str, item: dict[str, Any], facts: ChainFacts, pe
         if not (parse_ts(first["at"]) < parse_ts(period["to"])
                 and (ended is None or parse_ts(ended["at"]) > parse_ts(period["from"]))):  # fmt: skip
             check.fail(f"{where}: not valid during the bundle's period")
-    opened = facts.opens.get(key[:4])
+    opened = facts.opens.get((*key[:4], first.get("run")))
     if first.get("run") in facts.runs and (
-        opened is None or opened[0] != first["run"] or not same_time(opened[1], first.get("at")) or opened[2] != key[4]
+        opened is None or not same_time(opened[0], first.get("at")) or opened[1] != key[4]
     ):
         check.fail(f"{where}: does not match the open line of run {first.get('run')}")
     if ended and ended.get("run") in facts.runs:
-        closed = facts.ends.get(key[:4])
-        if closed is None or closed[0] != ended["run"] or not same_time(closed[1], ended.get("at")):
+        closed = facts.ends.get((*key[:4], ended["run"]))
+        if closed is None or not same_time(closed[0], ended.get("at")):
             check.fail(f"{where}: does not match the end line of run {ended.get('run')}")
     resource = (item["target"], item["resource_id"])
     for v in item.get("verdicts", []):

@@ -284,3 +284,22 @@ def test_secret_guard_knows_config_and_environment_secrets_but_not_paths(tmp_pat
     guard.check("ok.jsonl", b'{"path": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}')
     with pytest.raises(BundleError, match=r"runs.jsonl: contains the value of \$EA_SLACK_URL"):
         guard.check("runs.jsonl", b"... https://hooks.slack.test/services/PLANTED-slack-9e8d ...")
+
+
+def test_a_state_that_comes_back_is_bound_to_each_run_that_opened_it(engine, db_url, tmp_path, monkeypatch):
+    """`a` is encrypted, then not, then encrypted again with the very same settings: two intervals of one
+    state, opened by two runs. Each evidence line must bind to its own run's open line."""
+    for number, buckets in enumerate([{"a": ON}, {"a": OFF}, {"a": ON}, {"a": ON}], 1):
+        scripted_run(engine, number, buckets)
+    monkeypatch.setenv("EVIDENCE_AGENT_DATABASE_URL", db_url)
+    out = tmp_path / "flip.zip"
+    code, _, err = cli("bundle", "create", "--framework", "iso27001-2022", "--control", "8.24", "--from",
+                       "2026-03-01T12:30:00Z", "--to", "2026-03-01T16:30:00Z", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    with zipfile.ZipFile(out) as zf:
+        lines = read_lines(zf, "controls/8.24/evidence.jsonl")
+    on = [line for line in lines if line["observed"]["encrypted"]]
+    assert len(on) == 2 and on[0]["state_sha256"] == on[1]["state_sha256"], "the same state, twice"
+    assert {line["first_seen"]["run"] for line in on} == {1, 3}
+    report = verify_bundle(out)
+    assert report.ok, [c.problems for c in report.checks if c.problems]
