@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
-# Test processes: the CI machines have 2 cores.
+# Test processes: the CI machines have 2 cores. Idle workers steal queued tests (--dist worksteal),
+# so a few long end-to-end tests do not leave one core idle at the end.
 PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench lock venv clean chart-rbac
@@ -23,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	@# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 bench: $(STAMP)

@@ -32,7 +32,7 @@ def test_no_input_makes_the_api_fail_with_a_5xx(api_schema):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, derandomize=True, database=None, deadline=None,
+        @settings(max_examples=15, derandomize=True, database=None, deadline=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def no_5xx(case):
             for headers in (bearer("engineer"), bearer("auditor"), {}):

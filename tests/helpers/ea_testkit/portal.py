@@ -128,9 +128,16 @@ def bundle_maker(engine: sa.Engine, catalog: Catalog):
     return make
 
 
-def portal_app(engine: sa.Engine, catalog: Catalog | None = None):
+def empty_bundle(framework: str, first: str, last: str, out: Path) -> Path:
+    """A stand-in for tests about who may download, not what: an empty zip."""
+    out.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    return out
+
+
+def portal_app(engine: sa.Engine, catalog: Catalog | None = None, *, real_bundles: bool = True):
     catalog = catalog or load_catalog()
-    return create_app(engine, catalog, book(), make_bundle=bundle_maker(engine, catalog), verify_in_background=False)
+    maker = bundle_maker(engine, catalog) if real_bundles else empty_bundle
+    return create_app(engine, catalog, book(), make_bundle=maker, verify_in_background=False)
 
 
 @contextlib.contextmanager
