@@ -42,6 +42,7 @@ VALUE_SETS = ["default", *EXAMPLES]
 FULLNAME = f"{RELEASE}-evidence-agent"
 PORTAL_NAME = f"{FULLNAME}-portal"
 PORTAL_ON = {"portal": {"enabled": True, "tokensSecret": "portal-tokens"}}
+SIGNING_ON = {"portal": {"enabled": True, "tokensSecret": "portal-tokens", "signKeySecret": "evidence-portal-signer"}}
 SERVE_ARGS = ["serve", "--host", "0.0.0.0", "--port", "8080"]
 RESTRICTED_CONTAINER = {
     "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "privileged": False,
@@ -340,6 +341,9 @@ def test_network_policy_when_enabled_allows_no_ingress_and_only_named_egress(ren
          "additional properties 'form' not allowed"),
         ({"portal": {"replicas": 0}}, "/portal/replicas", "minimum: got 0, want 1"),
         ({"portal": {"tokensSecret": "Portal_Tokens"}}, "/portal/tokensSecret", "does not match pattern"),
+        ({"portal": {"signKeySecret": "Signer_Key"}}, "/portal/signKeySecret", "does not match pattern"),
+        ({"portal": {"signKeySecret": ["evidence-portal-signer"]}}, "/portal/signKeySecret", "want string"),
+        ({"portal": {"signKey": "evidence-portal-signer"}}, "/portal", "additional properties 'signKey' not allowed"),
         ({"portal": {"ingress": {"hosts": ["https://evidence.example.com"]}}}, "/portal/ingress/hosts/0",
          "does not match pattern"),
     ],
@@ -369,12 +373,19 @@ def test_invalid_values_are_rejected_by_the_schema_with_a_clear_message(chart, v
         (merged(PORTAL_ON, {"config": {"portal": {"tokens_file": "/etc/tokens.yaml"},
                                        "targets": [{"name": "a", "provider": "aws"}]}}),
          "config.portal.tokens_file: set by the chart"),
+        (merged(PORTAL_ON, {"config": {"portal": {"sign_key_file": "/keys/signer.key"},
+                                       "targets": [{"name": "a", "provider": "aws"}]}}),
+         "config.portal.sign_key_file: set by the chart (the file of portal.signKeySecret)"),
+        (merged(SIGNING_ON, {"config": {"portal": {"sign_key_file": "/keys/signer.key"},
+                                        "targets": [{"name": "a", "provider": "aws"}]}}),
+         "config.portal.sign_key_file: set by the chart (the file of portal.signKeySecret)"),
     ],
 )  # fmt: skip
 def test_values_that_cannot_work_together_fail_with_one_line(chart, values, says):
     with pytest.raises(helm.HelmRenderError) as error:
         render(chart, values)
     assert says in str(error.value)
+    assert "\n" not in str(error.value).strip(), "one line"
 
 
 CRON_SAMPLES = ["0 * * * *", "*/15 * * * *", "0 2 * * 1-5", "30 6 1,15 * *", "0 0 1 jan mon", "5/10 * * * *",
@@ -525,6 +536,53 @@ def test_the_portal_runs_serve_restricted_with_the_agents_store_and_only_its_tok
         assert volumes[mounts[path]["name"]] == agent_volumes[mounts[path]["name"]], path
 
 
+def secret_volumes(spec: dict[str, Any], secret_name: str) -> list[dict[str, Any]]:
+    return [v for v in spec.get("volumes", []) if v.get("secret", {}).get("secretName") == secret_name]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_with_sign_key_secret_the_portal_mounts_only_that_key_where_the_config_says(chart, store):
+    values = merged(example_values("postgresql"), SIGNING_ON) if store == "postgresql" else SIGNING_ON
+    assert not helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")["errors"]
+    docs = render(chart, values)
+    validate_strictly(docs)
+    config = mounted_config(docs)
+    sign_key_file = config["portal"]["sign_key_file"]
+    directory, file_name = sign_key_file.rsplit("/", 1)
+    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == PORTAL_NAME]
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    # exactly key signer.key of the named Secret, read-only, at the path the config names
+    assert mounts[directory]["readOnly"] is True and "subPath" not in mounts[directory]
+    secret = {"secretName": "evidence-portal-signer", "defaultMode": 0o440,
+              "items": [{"key": "signer.key", "path": file_name}]}  # fmt: skip
+    assert volumes[mounts[directory]["name"]] == {"name": mounts[directory]["name"], "secret": secret}
+    assert [v["name"] for v in secret_volumes(spec, "evidence-portal-signer")] == [mounts[directory]["name"]]
+    # its own mount point: not inside another mount (the ConfigMap's or the tokens' read-only volume)
+    tokens_dir = config["portal"]["tokens_file"].rsplit("/", 1)[0]
+    assert directory != tokens_dir
+    for other in set(mounts) - {directory}:
+        assert not directory.startswith(other.rstrip("/") + "/") and not other.startswith(directory + "/"), other
+    store_mounts = {"/etc/evidence-agent", "/tmp"} | ({"/var/lib/evidence-agent"} if store == "sqlite" else set())
+    assert set(mounts) == store_mounts | {tokens_dir, directory}
+    # only the portal gets the key; the agent's pods read the same config, which `collect` accepts as is
+    for owner, pod in pod_specs(docs):
+        if owner != f"Deployment/{PORTAL_NAME}":
+            assert not secret_volumes(pod, "evidence-portal-signer"), owner
+    assert str(Config.model_validate(config).portal.sign_key_file) == sign_key_file
+
+
+def test_without_sign_key_secret_downloads_are_unsigned(chart, portal_sets):
+    for docs in [*portal_sets.values(), render(chart, merged(SIGNING_ON, {"portal": {"enabled": False}}))]:
+        assert "sign_key_file" not in mounted_config(docs).get("portal", {})
+        for owner, spec in pod_specs(docs):
+            assert not secret_volumes(spec, "evidence-portal-signer"), owner
+            mounts = [m["mountPath"] for c in spec["containers"] for m in c.get("volumeMounts", [])]
+            assert not any("signer" in m for m in mounts), owner
+
+
 def test_the_portal_service_and_ingress_reach_the_portal_pods(chart, rendered):
     docs = rendered["portal"]
     (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == PORTAL_NAME]
@@ -623,6 +681,9 @@ def test_notes_say_how_to_reach_the_portal(chart):
     text = notes(PORTAL_ON)
     assert f"kubectl -n {NAMESPACE} port-forward svc/{PORTAL_NAME} 8080:80" in text
     assert "Secret portal-tokens" in text and "PostgreSQL is recommended" in text
+    assert "Downloads: bundles are unsigned; set portal.signKeySecret" in text
+    text = notes(SIGNING_ON)
+    assert "key signer.key of Secret evidence-portal-signer" in text and "--public-key signer.pub" in text
     text = notes(example_values("portal"))
     assert "https://evidence.example.com/" in text and "port-forward" not in text and "podAffinity" not in text
 

@@ -63,14 +63,30 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Not under /etc/evidence-agent: a mount point inside the ConfigMap's read-only volume cannot be created. */}}
 {{- define "evidence-agent.portalTokensDir" -}}/var/run/secrets/evidence-agent/portal{{- end }}
 {{- define "evidence-agent.portalTokensFile" -}}{{ include "evidence-agent.portalTokensDir" . }}/tokens.yaml{{- end }}
+{{/* A sibling of the tokens' directory, not inside it: each Secret volume is its own read-only mount. */}}
+{{- define "evidence-agent.portalSignKeyDir" -}}/var/run/secrets/evidence-agent/portal-signer{{- end }}
+{{- define "evidence-agent.portalSignKeyFile" -}}{{ include "evidence-agent.portalSignKeyDir" . }}/signer.key{{- end }}
 {{- define "evidence-agent.portalPort" -}}8080{{- end }}
 
-{{/* evidence-agent.yaml as mounted: `config`, plus portal.tokens_file when the portal is on. */}}
+{{/* "true" when the portal signs the bundles it serves with the key of portal.signKeySecret. */}}
+{{- define "evidence-agent.portalSigns" -}}
+{{- if and .Values.portal.enabled .Values.portal.signKeySecret }}true{{ end }}
+{{- end }}
+
+{{/*
+evidence-agent.yaml as mounted: `config`, plus portal.tokens_file when the portal is on, and
+portal.sign_key_file when it signs downloads. The agent's pods mount the same file but only
+`serve` reads these two files (collect and schedule leave `portal:` alone; the key is mounted
+into the portal's pods only).
+*/}}
 {{- define "evidence-agent.config" -}}
 {{- $config := deepCopy .Values.config }}
 {{- if .Values.portal.enabled }}
 {{- $portal := get $config "portal" | default dict }}
 {{- $_ := set $portal "tokens_file" (include "evidence-agent.portalTokensFile" .) }}
+{{- if include "evidence-agent.portalSigns" . }}
+{{- $_ := set $portal "sign_key_file" (include "evidence-agent.portalSignKeyFile" .) }}
+{{- end }}
 {{- $_ := set $config "portal" $portal }}
 {{- end }}
 {{- toYaml $config }}
@@ -106,6 +122,9 @@ Checks the values schema cannot express; each fails the render with one line nam
 {{- end }}
 {{- if and (kindIs "map" .Values.config.portal) (hasKey .Values.config.portal "tokens_file") }}
 {{- fail "config.portal.tokens_file: set by the chart (the file of portal.tokensSecret); leave it out of config" }}
+{{- end }}
+{{- if and (kindIs "map" .Values.config.portal) (hasKey .Values.config.portal "sign_key_file") }}
+{{- fail "config.portal.sign_key_file: set by the chart (the file of portal.signKeySecret); leave it out of config and name the key's Secret in portal.signKeySecret" }}
 {{- end }}
 {{- if and (eq .Values.database.type "sqlite") (not .Values.database.sqlite.existingClaim) (has "ReadWriteOncePod" .Values.database.sqlite.accessModes) }}
 {{- fail "database.sqlite.accessModes: ReadWriteOncePod lets one pod mount the claim, but the portal and the agent both need it (use ReadWriteOnce, or PostgreSQL)" }}
