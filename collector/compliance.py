@@ -57,7 +57,7 @@ class ControlStatus:
                 "gaps": self.gaps, "attachments": self.attachments}  # fmt: skip
 
 
-def _valid_at(column_start: Any, column_end: Any, at: dt.datetime | None) -> Any:
+def valid_at(column_start: Any, column_end: Any, at: dt.datetime | None) -> Any:
     if at is None:
         return column_end.is_(None)
     return sa.and_(column_start <= at, sa.or_(column_end.is_(None), column_end > at))
@@ -66,7 +66,7 @@ def _valid_at(column_start: Any, column_end: Any, at: dt.datetime | None) -> Any
 def verdicts_at(
     session: Session, at: dt.datetime | None, targets: Iterable[str] | None = None, checks: Iterable[str] | None = None
 ) -> list[VerdictState]:
-    query = sa.select(VerdictState).where(_valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at))
+    query = sa.select(VerdictState).where(valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at))
     if targets:
         query = query.where(VerdictState.target.in_(list(targets)))
     if checks is not None:
@@ -79,7 +79,7 @@ def verdict_counts_at(
 ) -> list[tuple[str, str, int]]:
     """(check, verdict, resources) at T, counted by the database: for pages that show counts, not rows."""
     query = sa.select(VerdictState.check_id, VerdictState.verdict, sa.func.count()).where(
-        _valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at)
+        valid_at(VerdictState.first_seen_at, VerdictState.ended_at, at)
     )
     if targets:
         query = query.where(VerdictState.target.in_(list(targets)))

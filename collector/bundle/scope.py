@@ -122,7 +122,7 @@ def parse_moment(value: str, option: str, *, end_of_day: bool = False) -> dt.dat
             start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
             return start + dt.timedelta(days=1) if end_of_day else start
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ConfigError(f"{option}: {value!r} is not a date (2026-03-31) or an RFC 3339 time") from None
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from collector.bundle.scope import parse_moment
 from collector.config import ConfigError
 from collector.portal import data
 from collector.portal.auth import COOKIE, Forbidden, Principal, TokenBook, Unauthorized
@@ -80,23 +81,19 @@ class BadRequest(Exception):
     """A parameter that does not parse: 400, naming the parameter."""
 
 
-def _parse_moment(value: str, name: str, *, end_of_day: bool) -> dt.datetime:
-    text = value.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-            return day + dt.timedelta(days=1) if end_of_day else day
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name}: {value!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def make_view(who: Principal, at: str | None, start: str | None = None, end: str | None = None) -> data.View:
     """The moment and window of a page, checked against the viewer's audit window (403 outside it)."""
+    try:
+        return _view(who, at, start, end)
+    except OverflowError:  # a moment so near year 1 or 9999 that the window around it leaves the calendar
+        raise BadRequest("at, from, to: out of range") from None
+
+
+def _view(who: Principal, at: str | None, start: str | None, end: str | None) -> data.View:
     now = utcnow()
-    # A day means as it stood at the end of that day.
-    moment = _parse_moment(at, "at", end_of_day=True) - dt.timedelta(microseconds=1) if at else None
+    moment = parse_moment(at, "at", end_of_day=True) if at else None
+    if moment is not None and len(at.strip()) == 10:
+        moment -= dt.timedelta(microseconds=1)  # a day means as it stood at the end of that day
     if moment is not None:
         moment = min(moment, now)
         who.require_moment(moment, "at")
@@ -108,10 +105,10 @@ def make_view(who: Principal, at: str | None, start: str | None = None, end: str
         hi = now if moment is None else moment
         lo = hi - data.DEFAULT_WINDOW
     if start:
-        lo = _parse_moment(start, "from", end_of_day=False)
+        lo = parse_moment(start, "from")
         who.require_moment(lo, "from")
     if end:
-        hi = _parse_moment(end, "to", end_of_day=True)
+        hi = parse_moment(end, "to", end_of_day=True)
         who.require_moment(hi - dt.timedelta(microseconds=1), "to")
     if lo >= hi:
         raise BadRequest("from: must be before to")
@@ -334,7 +331,7 @@ def create_app(
 
     def access_data(who: Principal, since: str | None, limit: int) -> list[dict[str, Any]]:
         who.require_engineer("the access log")
-        moment = _parse_moment(since, "since", end_of_day=False) if since else None
+        moment = parse_moment(since, "since") if since else None
         return data.access_entries(portal, moment, limit)
 
     @app.get("/", include_in_schema=False)

@@ -124,7 +124,7 @@ def load_tokens(portal: PortalConfig, tokens_file: Path | None = None) -> TokenB
         except ValidationError as exc:
             raise ConfigError(format_validation_error(str(path), exc)) from None
     try:
-        PortalTokens.model_validate({"tokens": [t.model_dump(by_alias=True, exclude={"token"}) for t in tokens]})
+        PortalTokens(tokens=tokens)  # names and hashes unique across the config and the file
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path or "portal.tokens"), exc)) from None
     if not tokens:

@@ -18,7 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from collector.compliance import check_states, control_statuses, coverage, providers_in_use
+from collector.compliance import (
+    check_states,
+    control_statuses,
+    coverage,
+    is_stale,
+    latest_units,
+    providers_in_use,
+    valid_at,
+)
 from collector.store.chain import verify as verify_chain
 from collector.store.models import (
     AccessEntry,
@@ -204,19 +212,13 @@ def control_detail(portal: Portal, framework_id: str, control_id: str, view: Vie
     }
 
 
-def _valid_at(first: Any, ended: Any, at: dt.datetime | None) -> Any:
-    if at is None:
-        return ended.is_(None)
-    return sa.and_(first <= at, sa.or_(ended.is_(None), ended > at))
-
-
 def _failing(session: Session, checks: set[str], at: dt.datetime | None) -> list[dict[str, Any]]:
     """The failing verdicts at T (the first FAILING_SHOWN), each with the evidence item it judged (looked up
     together: one query per target and kind, not one per row)."""
     if not checks:
         return []
     vs = VerdictState
-    where = sa.and_(vs.check_id.in_(checks), vs.verdict == "fail", _valid_at(vs.first_seen_at, vs.ended_at, at))
+    where = sa.and_(vs.check_id.in_(checks), vs.verdict == "fail", valid_at(vs.first_seen_at, vs.ended_at, at))
     rows = (
         session.execute(
             sa.select(vs).where(where).order_by(vs.check_id, vs.target, vs.resource_id).limit(FAILING_SHOWN)
@@ -236,7 +238,7 @@ def _failing(session: Session, checks: set[str], at: dt.datetime | None) -> list
                 es.target == target,
                 es.kind == kind,
                 es.resource_id.in_(sorted(resource_ids)),
-                _valid_at(es.first_seen_at, es.ended_at, at),
+                valid_at(es.first_seen_at, es.ended_at, at),
             )
             .group_by(es.resource_id)
         )
@@ -271,7 +273,7 @@ def _timeline(session: Session, checks: set[str], start: dt.datetime, end: dt.da
         wanted = sa.and_(vs.check_id.in_(checks), vs.verdict.in_(("pass", "fail")))
         base = session.execute(
             sa.select(vs.verdict, sa.func.count())
-            .where(wanted, _valid_at(vs.first_seen_at, vs.ended_at, start))
+            .where(wanted, valid_at(vs.first_seen_at, vs.ended_at, start))
             .group_by(vs.verdict)
         ).all()
         # Counted by the database per moment: a run's verdicts share one moment per unit, so this is a few
@@ -648,8 +650,6 @@ def metrics_text(portal: Portal) -> str:
             .where(EvidenceState.ended_run_id.is_(None))
             .group_by(EvidenceState.target, EvidenceState.kind)
         ).all()
-        from collector.compliance import is_stale, latest_units
-
         now = utcnow()
         gaps: Counter = Counter()
         for units in latest_units(session, None).values():
