@@ -8,7 +8,10 @@ evidence intervals pruned; a run right after prune is no slower than right befor
 
 Sizes are of live data: SQLite after VACUUM, PostgreSQL after VACUUM FULL (deleting rows alone leaves the
 files as large, for reuse). "Run work" is the store work of a run with no changes (write every unit and
-seal it), the median of 5 before and 5 after the prune, both on the store as sized (after VACUUM).
+seal it). Before the prune the store is copied (a twin: SQLite `VACUUM INTO`, PostgreSQL `CREATE DATABASE
+... TEMPLATE`); after it, no-change runs alternate between the unpruned twin ("before") and the pruned store
+("after"), in ABBA order, the same runs at the same moments on both. Pairing them this way cancels the load
+of the machine, which moved one-off timings by 10-40% here; the goal compares the medians.
 
 On PostgreSQL the indexes shrink less than the rows they index (the split is printed): B-tree
 deduplication (PostgreSQL 13+) stores one entry per distinct key with a list of row pointers, so an
@@ -26,12 +29,14 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_growth import db_size, on_backends, synthetic
+from store_growth import PG_URL, db_size, on_backends, synthetic
 
 from collector.retention import prune
 from collector.store.engine import make_engine, upgrade
@@ -39,7 +44,7 @@ from collector.store.models import EvidenceState, RunStatus
 from collector.store.writer import UnitKey, open_run, seal_run, write_unit
 
 UNITS = 10
-RUNS = 5  # no-change runs timed before and after the prune (their median)
+PAIRS = 12  # no-change runs timed on each store (--pairs), alternating ABBA: the unpruned twin, the pruned store
 T0 = dt.datetime(2025, 1, 1, 2, tzinfo=dt.UTC)
 
 
@@ -81,7 +86,50 @@ def index_size(engine: sa.Engine) -> int | None:
             "WHERE n.nspname = 'public' AND c.relkind = 'r'")).scalar())  # fmt: skip
 
 
-def bench(url: str, label: str, resources: int, days: int, changes: int, keep_days: int) -> bool:
+@contextmanager
+def twin(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """A copy of the store as it is now, dropped afterwards."""
+    url = engine.url
+    if engine.dialect.name == "sqlite":
+        path = Path(str(url.database)).with_name("twin.db")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM INTO :path"), {"path": str(path)})
+        copy = make_engine(url.set(database=str(path)).render_as_string(hide_password=False))
+        try:
+            yield copy
+        finally:
+            copy.dispose()
+            path.unlink()
+        return
+    engine.dispose()  # a template database must have no other connections
+    name = f"{url.database}_twin"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
+    copy = make_engine(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield copy
+    finally:
+        copy.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def paired_runs(
+    account: Account, unpruned: sa.Engine, pruned: sa.Engine, start: dt.datetime, pairs: int
+) -> tuple[float, float]:
+    """Median run work on each store: the same no-change runs, alternating ABBA so drift in load cancels."""
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for n in range(pairs):
+        when = start + dt.timedelta(hours=n)
+        order = [("before", unpruned), ("after", pruned)]
+        for label, engine in order if n % 2 == 0 else reversed(order):
+            times[label].append(account.run(engine, when))
+    return statistics.median(times["before"]), statistics.median(times["after"])
+
+
+def bench(url: str, label: str, resources: int, days: int, changes: int, keep_days: int, pairs: int) -> bool:
     engine = make_engine(url)
     upgrade(engine)
     rng = random.Random(5)
@@ -99,17 +147,15 @@ def bench(url: str, label: str, resources: int, days: int, changes: int, keep_da
         intervals = conn.execute(sa.select(sa.func.count()).select_from(EvidenceState)).scalar_one()
     size_before = live_size(engine)
     indexes_before = index_size(engine)
-    # Measured after the VACUUM that sizing does, as the runs after the prune are: both sides on a compacted
-    # store, so the comparison shows what the prune changed, not what VACUUM did.
-    before = statistics.median(account.run(engine, end + dt.timedelta(hours=h)) for h in range(RUNS))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
-    summary = prune(engine, keep_days=keep_days, keep_runs_min=10, now=end + dt.timedelta(hours=RUNS))
-    took = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    size_after = live_size(engine)
-    indexes_after = index_size(engine)
-    after = statistics.median(account.run(engine, end + dt.timedelta(hours=RUNS + 1 + h)) for h in range(RUNS))
+    with twin(engine) as unpruned:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        summary = prune(engine, keep_days=keep_days, keep_runs_min=10, now=end)
+        took = time.perf_counter() - started
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        size_after = live_size(engine)
+        indexes_after = index_size(engine)
+        before, after = paired_runs(account, unpruned, engine, end + dt.timedelta(hours=1), pairs)
     engine.dispose()
     pruned = summary["removed"]["evidence_states"]
     share = pruned / intervals
@@ -128,7 +174,8 @@ def bench(url: str, label: str, resources: int, days: int, changes: int, keep_da
               f"shrank {1 - tables_after / tables_before:.2%}; indexes {indexes_before / 1e6:.2f} MB -> "
               f"{indexes_after / 1e6:.2f} MB: shrank {1 - indexes_after / indexes_before:.2%}")  # fmt: skip
     faster = after <= before * 1.05
-    print(f"  no-change run work before {before:.3f} s, after {after:.3f} s   goal after <= before (5% noise)   "
+    print(f"  no-change run work, median of {pairs} paired runs: unpruned twin {before:.3f} s, pruned {after:.3f} s   "
+          f"goal pruned <= unpruned (5% noise)   "
           f"{'PASS' if faster else 'FAIL'}")  # fmt: skip
     return rss < 300 and shrink >= share and faster
 
@@ -139,9 +186,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--changes", type=int, default=50, help="resources changing per run (0.5%% of 10,000)")
     parser.add_argument("--keep-days", type=int, default=365)
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="no-change runs timed on each store")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
     args = parser.parse_args()
-    run = (args.resources, args.days, args.changes, args.keep_days)
+    run = (args.resources, args.days, args.changes, args.keep_days, args.pairs)
     return on_backends(args.backend, lambda url, label: bench(url, label, *run))
 
 
