@@ -59,6 +59,11 @@ def _check_cron(expr: str) -> str:
     return expr
 
 
+# AWS tag limits: a key is 1-128 characters, a value up to 256 (blank ones, after stripping, are refused).
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+TagValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class PolicyConfig(Strict):
     """Policy parameters the checks use (see controls.base.Policy for the defaults)."""
 
@@ -73,6 +78,9 @@ class PolicyConfig(Strict):
     required_pod_security_level: Literal["privileged", "baseline", "restricted"] | None = None
     admin_ports: list[Annotated[int, Field(ge=0, le=65535)]] | None = None
     allowed_member_domains: list[str] | None = None
+    owner_tag_keys: Annotated[list[TagKey], Field(min_length=1)] | None = None
+    classification_tag_keys: Annotated[list[TagKey], Field(min_length=1)] | None = None
+    classification_levels: Annotated[list[TagValue], Field(min_length=1)] | None = None
 
     def overrides(self) -> dict[str, Any]:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in self.model_dump(exclude_none=True).items()}

@@ -94,8 +94,18 @@ SECRET_KEYS = frozenset(
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
-def _is_secret_key(key: str) -> bool:
+def is_secret_key(key: str) -> bool:
+    """A field name whose value is a secret wherever it appears (`Password`, `client_secret`, `SessionToken`)."""
     return key.lower().replace("_", "").replace("-", "") in SECRET_KEYS
+
+
+def names_a_secret(label: str) -> bool:
+    """A free-form name (a tag key such as `db-password`, `Stripe.API_Key`) that contains a secret field name.
+
+    Broader than `is_secret_key`, for names people choose: compared lower-case without punctuation,
+    so it errs towards hiding a value (`tokenizer-version` is hidden too)."""
+    name = re.sub(r"[^a-z0-9]", "", label.lower())
+    return any(word in name for word in SECRET_KEYS)
 
 
 def redact(value: Any, extra_keys: frozenset[str] = frozenset()) -> Any:
@@ -105,7 +115,7 @@ def redact(value: Any, extra_keys: frozenset[str] = frozenset()) -> Any:
     """
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if (_is_secret_key(k) or k in extra_keys) and v not in (None, "", [], {})
+            k: (REDACTED if (is_secret_key(k) or k in extra_keys) and v not in (None, "", [], {})
                 else redact(v, extra_keys))
             for k, v in value.items()
         }  # fmt: skip

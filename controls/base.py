@@ -75,6 +75,11 @@ class Policy:
     required_pod_security_level: str = "restricted"
     admin_ports: tuple[int, ...] = DEFAULT_ADMIN_PORTS
     allowed_member_domains: tuple[str, ...] = ()  # GCP: IAM members allowed outside these are flagged
+    # Data stores' tags (AWS): the keys that name an owner, and those that carry a classification level
+    # (keys compared without regard to case: `Owner` and `owner` are the same label).
+    owner_tag_keys: tuple[str, ...] = ("owner",)
+    classification_tag_keys: tuple[str, ...] = ("data-classification", "classification")
+    classification_levels: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 
     def region_allowed(self, region: str) -> bool:
         return any(fnmatch.fnmatch(region.lower(), pattern.lower()) for pattern in self.allowed_regions)

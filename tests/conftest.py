@@ -156,9 +156,11 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    from collector.sandbox import aws_compute
+    from collector.sandbox import aws_compute, aws_resilience
 
-    aws_compute.install_moto_shims()  # a server serves a service as it was when first asked for it
+    # A server serves a service as it was when first asked for it: stand-ins that add routes go in first.
+    aws_compute.install_moto_shims()
+    aws_resilience.install_moto_shims()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

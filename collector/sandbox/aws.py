@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from collector.sandbox.base import client
+from collector.sandbox.base import client, tag_list
 
 
 def _seeders() -> list[Callable[[str], Any]]:
@@ -17,6 +17,7 @@ def _seeders() -> list[Callable[[str], Any]]:
     from collector.sandbox import (
         aws_compute,
         aws_data,
+        aws_dns,
         aws_iam,
         aws_logging,
         aws_network,
@@ -25,8 +26,8 @@ def _seeders() -> list[Callable[[str], Any]]:
         aws_security,
     )
 
-    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_logging.seed, aws_resilience.seed,
-            aws_security.seed, aws_compute.seed]  # fmt: skip
+    return [aws_s3.seed, aws_data.seed, aws_iam.seed, aws_network.seed, aws_dns.seed, aws_logging.seed,
+            aws_resilience.seed, aws_security.seed, aws_compute.seed]  # fmt: skip
 
 
 def _bucket(endpoint: str, name: str, region: str) -> Any:
@@ -105,6 +106,18 @@ def remediate(endpoint: str) -> list[str]:
     ]
 
 
+def _tag_chat_api_volumes(endpoint: str) -> None:
+    """The chat API's instance volumes carry the team's tags, as a launch template's volume tags would give them
+    in AWS (moto launches Auto Scaling instances with untagged volumes). The legacy worker's volume has none."""
+    ec2 = client("ec2", endpoint, "eu-west-1")
+    group = [{"Name": "tag:aws:autoscaling:groupName", "Values": ["chat-api"]}]
+    instances = [i for r in ec2.describe_instances(Filters=group)["Reservations"] for i in r["Instances"]]
+    volumes = [m["Ebs"]["VolumeId"] for i in instances for m in i.get("BlockDeviceMappings", []) if "Ebs" in m]
+    if volumes:
+        tags = {"owner": "chat-platform-team", "data-classification": "internal"}
+        ec2.create_tags(Resources=volumes, Tags=tag_list(tags))
+
+
 def seed_aws(endpoint: str) -> None:
     from collector.sandbox import aws_compute
 
@@ -112,3 +125,4 @@ def seed_aws(endpoint: str) -> None:
     seed_base(endpoint)
     for seeder in _seeders():
         seeder(endpoint)
+    _tag_chat_api_volumes(endpoint)  # after aws_resilience launched the chat API's Auto Scaling group

@@ -8,6 +8,11 @@ uploads, has rotation off. The US side (us-east-1) is legacy: a publicly accessi
 instance without backups, an unencrypted analytics cluster, a presence table without point-in-time
 recovery, an unencrypted push topic and webhook queue, a never-rotated APNs key, and an RSA signing key
 (rotation is not supported for asymmetric keys).
+
+Tags: the EU data stores name their owner and a valid data classification. In the US the reports
+instance has no owner, a classification that is no level (`secret-ish`) and its master password in a
+tag (the agent must redact it); the analytics cluster has an owner but no classification; the presence
+table a classification but no owner.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import io
 import json
 import zipfile
 
-from collector.sandbox.base import client
+from collector.sandbox.base import EU_OWNER_TAGS, client, tag_list
 
 EU, US = "eu-west-1", "us-east-1"
 SANDBOX_PASSWORD = "sandbox-only-not-a-password"  # moto requires one; never collected
+# No owner, a classification that is no level, and the master password copied into a tag (its value is redacted).
+LEGACY_REPORTS_TAGS = {"data-classification": "secret-ish", "created-by": "dba", "db-password": SANDBOX_PASSWORD}
 KEY_SCHEMA = {
     "AttributeDefinitions": [
         {"AttributeName": "pk", "AttributeType": "S"},
@@ -61,21 +68,22 @@ def _databases(endpoint: str, key_arn: str) -> None:
         EngineVersion="16.3", AllocatedStorage=200, MasterUsername="app", MasterUserPassword=SANDBOX_PASSWORD,
         StorageEncrypted=True, KmsKeyId=key_arn, BackupRetentionPeriod=14, MultiAZ=True, DeletionProtection=True,
         EnableIAMDatabaseAuthentication=True, PubliclyAccessible=False, DBSubnetGroupName="message-store-private",
+        Tags=tag_list(EU_OWNER_TAGS),
     )  # fmt: skip
     rds.create_db_cluster(
         DBClusterIdentifier="chat-history", Engine="aurora-postgresql", EngineVersion="15.4", MasterUsername="app",
         MasterUserPassword=SANDBOX_PASSWORD, StorageEncrypted=True, KmsKeyId=key_arn, BackupRetentionPeriod=7,
-        DeletionProtection=True, DBSubnetGroupName="message-store-private",
+        DeletionProtection=True, DBSubnetGroupName="message-store-private", Tags=tag_list(EU_OWNER_TAGS),
     )  # fmt: skip
     us = client("rds", endpoint, US)
     us.create_db_instance(
         DBInstanceIdentifier="legacy-reports", DBInstanceClass="db.t3.micro", Engine="mysql", EngineVersion="8.0.35",
         AllocatedStorage=20, MasterUsername="admin", MasterUserPassword=SANDBOX_PASSWORD, PubliclyAccessible=True,
-        BackupRetentionPeriod=0,
+        BackupRetentionPeriod=0, Tags=tag_list(LEGACY_REPORTS_TAGS),
     )  # fmt: skip
     us.create_db_cluster(
         DBClusterIdentifier="analytics", Engine="aurora-mysql", MasterUsername="admin",
-        MasterUserPassword=SANDBOX_PASSWORD, BackupRetentionPeriod=1,
+        MasterUserPassword=SANDBOX_PASSWORD, BackupRetentionPeriod=1, Tags=tag_list({"owner": "data-team"}),
     )  # fmt: skip
 
 
@@ -83,12 +91,14 @@ def _tables(endpoint: str, key_arn: str) -> None:
     eu = client("dynamodb", endpoint, EU)
     eu.create_table(
         TableName="chat-messages", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn},
-        **KEY_SCHEMA,
+        Tags=tag_list(EU_OWNER_TAGS), **KEY_SCHEMA,
     )  # fmt: skip
     eu.update_continuous_backups(
         TableName="chat-messages", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    client("dynamodb", endpoint, US).create_table(TableName="presence", **KEY_SCHEMA)
+    client("dynamodb", endpoint, US).create_table(
+        TableName="presence", Tags=tag_list({"team": "realtime", "data-classification": "internal"}), **KEY_SCHEMA
+    )
 
 
 def _messaging(endpoint: str, key_arn: str) -> None:

@@ -4,7 +4,8 @@ The EU side (eu-west-1) is done right: encryption by default with a customer key
 store volume, a VPC whose flow logs go to CloudWatch Logs, an HTTPS-only chat edge, a private EKS cluster
 with encrypted secrets and audit logs. The US side (us-east-1) is legacy: no default encryption, an
 unencrypted scratch volume, SSH and RDP open to the internet, a plain-HTTP load balancer, a public EKS
-cluster without secrets encryption or logging.
+cluster without secrets encryption or logging. The message store volume names its owner and data
+classification; the scratch volume only its name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from collector.sandbox.base import client
+from collector.sandbox.base import EU_OWNER_TAGS, client, tag_list
 
 EU, US = "eu-west-1", "us-east-1"
 
@@ -42,8 +43,8 @@ def _role(endpoint: str, name: str, service: str) -> str:
     return client("iam", endpoint, US).create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
 
-def _tags(resource: str, name: str) -> list[dict[str, Any]]:
-    return [{"ResourceType": resource, "Tags": [{"Key": "Name", "Value": name}]}]
+def _tags(resource: str, name: str, more: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource, "Tags": tag_list({"Name": name, **(more or {})})}]
 
 
 def _default_network(ec2: Any) -> tuple[str, list[str]]:
@@ -77,7 +78,7 @@ def seed_eu(endpoint: str, eks_role: str, flow_logs_role: str) -> None:
         VolumeType="gp3",
         Encrypted=True,
         KmsKeyId=key,
-        TagSpecifications=_tags("volume", "message-store"),
+        TagSpecifications=_tags("volume", "message-store", EU_OWNER_TAGS),
     )
 
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=_tags("vpc", "message-store"))["Vpc"]["VpcId"]

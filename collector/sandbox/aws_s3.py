@@ -1,16 +1,18 @@
-"""Sandbox seeder for the S3 versioning, access logging, bucket policy, bucket ACL and account-level
+"""Sandbox seeder for the S3 versioning, access logging, bucket policy, bucket ACL, tags and account-level
 Block Public Access kinds.
 
 Runs after the base seed (`collector.sandbox.aws.seed_base`) and configures the buckets it created:
 the EU chat media and audit log buckets done right, the legacy US export bucket and the web assets
-bucket left open, and an account-level Block Public Access with only some flags on.
+bucket left open, and an account-level Block Public Access with only some flags on. The EU buckets
+and the web assets bucket name an owner and a data classification (the web team writes `Owner` and
+`Classification`); the legacy export bucket has no tags at all.
 """
 
 from __future__ import annotations
 
 import json
 
-from collector.sandbox.base import ACCOUNT_ID, client
+from collector.sandbox.base import ACCOUNT_ID, EU_OWNER_TAGS, SECURITY_OWNER_TAGS, client, tag_list
 from connectors.aws.clients import strip_account_host_prefix
 
 LOG_DELIVERY = 'uri="http://acs.amazonaws.com/groups/s3/LogDelivery"'
@@ -72,6 +74,13 @@ def seed(endpoint: str) -> None:
                 "Resource": "arn:aws:s3:::acme-web-assets/*",
             }
         ),
+    )
+
+    # Tags: the legacy export bucket has none (GetBucketTagging answers NoSuchTagSet).
+    eu.put_bucket_tagging(Bucket="acme-chat-media-eu", Tagging={"TagSet": tag_list(EU_OWNER_TAGS)})
+    eu.put_bucket_tagging(Bucket="acme-audit-logs-eu", Tagging={"TagSet": tag_list(SECURITY_OWNER_TAGS)})
+    central.put_bucket_tagging(
+        Bucket="acme-web-assets", Tagging={"TagSet": tag_list({"Owner": "web-team", "Classification": "public"})}
     )
 
     # Account level: new public ACLs and policies are blocked, existing ones are neither ignored nor restricted.

@@ -21,6 +21,7 @@ from connectors.aws import (
     macie,
     organizations,
     rds,
+    route53resolver,
     s3,
     s3control,
     secretsmanager,
@@ -35,7 +36,7 @@ from connectors.aws.targets import AwsOrganization, open_target, region_status, 
 MODULES = (
     autoscaling, backup, macie,
     cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, s3,
-    s3control, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda,
+    s3control, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda, route53resolver,
 )  # fmt: skip
 
 # Calls the connector makes for every target whatever kinds run: who am I, which regions are

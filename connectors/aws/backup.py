@@ -1,4 +1,5 @@
-"""AWS Backup: vaults (encryption, Vault Lock) and backup plans (rules, retention, copies, assignments)."""
+"""AWS Backup: vaults (encryption, Vault Lock), backup plans (rules, retention, copies, assignments) and
+restore testing plans (which recovery points are test-restored, and when)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from typing import Any
 
 import botocore.exceptions
 
+from connectors.aws.arns import ACCOUNT_TYPE, account_setting_arn
 from connectors.aws.clients import AwsClients, error_code, get_or_absent, list_all, strip_metadata
 from connectors.aws.provenance import source
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 VAULT_TYPE = "AWS::Backup::BackupVault"
 PLAN_TYPE = "AWS::Backup::BackupPlan"
-GONE = "ResourceNotFoundException"  # a plan deleted between the listing and the per-plan call
+GONE = "ResourceNotFoundException"  # a plan (or selection) deleted between the listing and the per-item call
 # Change with every backup job or run: kept out of observed (they would open a new state each run)
 # and out of raw (where they would be stale beside a state seen for months).
 VOLATILE_VAULT_FIELDS = ("NumberOfRecoveryPoints",)
 VOLATILE_PLAN_FIELDS = ("LastExecutionDate",)
+# A restore testing plan's last run. (LastUpdateTime moves only when the plan itself is changed: kept in raw.)
+VOLATILE_RESTORE_TESTING_FIELDS = ("LastExecutionTime",)
+# The model marks a selection's restore metadata overrides sensitive: raw keeps the key, never the values.
+SENSITIVE_RESTORE_TESTING_KEYS = frozenset({"RestoreMetadataOverrides"})
 
 
 def _without(item: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -131,4 +137,109 @@ def observe_plan_rules(
         },
         source=provenance,
         raw=redact({"plan": _without(plan, VOLATILE_PLAN_FIELDS), "selections": selections}),
+    )
+
+
+@evidence_kind(
+    "aws.backup.restore_testing.plans",
+    regional=True,
+    permissions=(
+        "backup:ListRestoreTestingPlans",
+        "backup:GetRestoreTestingPlan",
+        "backup:ListRestoreTestingSelections",
+        "backup:GetRestoreTestingSelection",
+    ),
+)
+def collect_restore_testing_plans(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """Whether the region's recovery points are test-restored: its restore testing plans, schedules and selections."""
+    backup = aws.client("backup", scope)
+    listed, list_op = list_all(backup, "list_restore_testing_plans", "RestoreTestingPlans")
+
+    def ask(entry: dict[str, Any]) -> tuple[dict | None, list[dict], list[dict[str, Any]]]:
+        """A plan deleted since the listing answers not found and yields nothing; so does a deleted selection."""
+        params = {"RestoreTestingPlanName": entry["RestoreTestingPlanName"]}
+        plan, get_op = get_or_absent(backup.get_restore_testing_plan, GONE, params)
+        if plan is None:
+            return None, [], []
+        try:
+            listing, sel_op = list_all(backup, "list_restore_testing_selections", "RestoreTestingSelections", **params)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != GONE:
+                raise
+            return None, [], []
+        selections, ops = [], [get_op, sel_op]
+        for listed_selection in listing:
+            name = {"RestoreTestingSelectionName": listed_selection["RestoreTestingSelectionName"]}
+            selection, op = get_or_absent(backup.get_restore_testing_selection, GONE, params | name)
+            ops.append(op)
+            if selection is not None:
+                selections.append(to_jsonable(strip_metadata(selection)))
+        return to_jsonable(strip_metadata(plan)), selections, ops
+
+    plans, operations = [], [list_op]
+    for plan, selections, ops in aws.fan_out(ask, listed):
+        if plan is not None:
+            plans.append({"plan": plan, "selections": selections})
+            operations.extend(ops)
+    provenance = source(aws, "backup", operations)
+    yield observe_restore_testing_plans(aws.partition, aws.account_id, scope, plans, provenance)
+
+
+def _testing_selection(selection: dict[str, Any]) -> dict[str, Any]:
+    # Conditions alone (no ARNs) choose among every resource of the type, as the wildcard does.
+    arns = selection.get("ProtectedResourceArns") or ["*"]
+    every = arns == ["*"]
+    return {
+        "name": selection["RestoreTestingSelectionName"],
+        "resource_type": selection["ProtectedResourceType"],
+        "all_resources": every,
+        "resource_count": None if every else len(arns),
+        "validation_window_hours": selection.get("ValidationWindowHours"),
+    }
+
+
+def _testing_plan(plan: dict[str, Any], selections: list[dict[str, Any]]) -> dict[str, Any]:
+    chosen = plan.get("RecoveryPointSelection") or {}
+    return {
+        "name": plan["RestoreTestingPlanName"],
+        "schedule": plan["ScheduleExpression"],
+        "timezone": plan.get("ScheduleExpressionTimezone"),
+        "start_window_hours": plan.get("StartWindowHours"),
+        "vaults": sorted(chosen.get("IncludeVaults", [])),
+        "selection_window_days": chosen.get("SelectionWindowDays"),
+        "selections": sorted((_testing_selection(s) for s in selections), key=lambda s: s["name"]),
+    }
+
+
+def observe_restore_testing_plans(
+    partition: str, account_id: str, region: str, plans: list[dict[str, Any]], provenance: dict[str, Any]
+) -> Evidence:
+    """`plans`: per restore testing plan of the region `{"plan": the GetRestoreTestingPlan answer, "selections":
+    the GetRestoreTestingSelection answers of its selections}`; none when the region has no plan (a fact)."""
+
+    def plan_name(item: dict[str, Any]) -> str:
+        return item["plan"]["RestoreTestingPlan"]["RestoreTestingPlanName"]
+
+    def selection_name(answer: dict[str, Any]) -> str:
+        return answer["RestoreTestingSelection"]["RestoreTestingSelectionName"]
+
+    kept = [
+        {
+            "plan": {"RestoreTestingPlan": _without(p["plan"]["RestoreTestingPlan"], VOLATILE_RESTORE_TESTING_FIELDS)},
+            "selections": sorted(p["selections"], key=selection_name),
+        }
+        for p in sorted(plans, key=plan_name)
+    ]
+    observed = [
+        _testing_plan(p["plan"]["RestoreTestingPlan"], [s["RestoreTestingSelection"] for s in p["selections"]])
+        for p in kept
+    ]
+    return Evidence(
+        kind="aws.backup.restore_testing.plans",
+        resource_id=account_setting_arn(partition, "backup", region, account_id),
+        resource_type=ACCOUNT_TYPE,
+        region=region,
+        observed={"plans": observed},
+        source=provenance,
+        raw=redact({"plans": kept}, SENSITIVE_RESTORE_TESTING_KEYS),
     )

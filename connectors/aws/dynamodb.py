@@ -1,17 +1,21 @@
-"""DynamoDB tables: encryption at rest and point-in-time recovery."""
+"""DynamoDB tables: encryption at rest, point-in-time recovery and tags."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from connectors.aws.clients import AwsClients, get_or_absent, list_all, strip_metadata
+import botocore.exceptions
+
+from connectors.aws.clients import AwsClients, error_code, get_or_absent, list_all, strip_metadata
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags, tag_map
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 # Every table is encrypted at rest; without an SSEDescription it is with a key DynamoDB owns.
 AWS_OWNED = "AWS_OWNED"
+GONE = "ResourceNotFoundException"  # what DescribeTable and ListTagsOfResource answer for a deleted table
 
 
 def table_arn(partition: str, region: str, account_id: str, name: str) -> str:
@@ -52,7 +56,7 @@ def each_table(
 )
 def collect_table_encryption(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """Server-side encryption at rest of every DynamoDB table, and which kind of key does it."""
-    for _name, resp, ops in each_table(aws, scope, "describe_table", "ResourceNotFoundException"):
+    for _name, resp, ops in each_table(aws, scope, "describe_table", GONE):
         yield observe_table_encryption(resp, scope, source(aws, "dynamodb", ops))
 
 
@@ -101,4 +105,53 @@ def observe_table_backup(
         },
         source=provenance,
         raw=redact(to_jsonable(strip_metadata(response))),
+    )
+
+
+def each_table_tags(aws: AwsClients, region: str) -> Iterator[tuple[str, list[dict], list[dict[str, Any]]]]:
+    """For every table: (name, its tags across every ListTagsOfResource page, provenance), concurrently.
+
+    As in `each_table`, a table deleted between the listing and its call (`GONE`) yields nothing."""
+    names, list_op = list_tables(aws, region)
+    client = aws.client("dynamodb", region)
+    partition, account_id = aws.partition, aws.account_id
+
+    def ask(name: str) -> tuple[str, list[dict] | None, list[dict[str, Any]]]:
+        arn = table_arn(partition, region, account_id, name)
+        try:
+            tags, op = list_all(client, "list_tags_of_resource", "Tags", ResourceArn=arn)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != GONE:
+                raise
+            return name, None, []
+        return name, tags, [list_op, op]
+
+    for name, tags, ops in aws.fan_out(ask, names):
+        if tags is not None:
+            yield name, tags, ops
+
+
+@evidence_kind(
+    "aws.dynamodb.table.tags",
+    regional=True,
+    permissions=("dynamodb:ListTables", "dynamodb:ListTagsOfResource"),
+)
+def collect_table_tags(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The tags (labels) of every DynamoDB table, such as its owner and data classification."""
+    for name, tags, ops in each_table_tags(aws, scope):
+        yield observe_table_tags(aws.partition, aws.account_id, scope, name, tags, source(aws, "dynamodb", ops))
+
+
+def observe_table_tags(
+    partition: str, account_id: str, region: str, name: str, tags: list[dict], provenance: dict
+) -> Evidence:
+    """`tags`: the `Tags` of every ListTagsOfResource page, in order."""
+    return Evidence(
+        kind="aws.dynamodb.table.tags",
+        resource_id=table_arn(partition, region, account_id, name),
+        resource_type=TABLE_TYPE,
+        region=region,
+        observed={"tags": tag_map(tags)},
+        source=provenance,
+        raw=redact(redact_tags(to_jsonable({"Tags": tags}))),
     )

@@ -1,4 +1,4 @@
-"""EC2 settings: enabled regions, EBS encryption (default and per volume), security group ingress, VPC flow logs."""
+"""EC2 settings: enabled regions, EBS encryption (by default, per volume), volume tags, security groups, flow logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from connectors.aws.arns import ACCOUNT_TYPE, account_arn, account_setting_arn
 from connectors.aws.clients import AwsClients, list_all, operation, strip_metadata
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags, tag_map
 from connectors.base import GLOBAL, Evidence, evidence_kind, redact, to_jsonable
 
 VOLUME_TYPE = "AWS::EC2::Volume"
@@ -99,19 +100,38 @@ def observe_ebs_encryption_default(
 # --------------------------------------------------------------------------- volumes
 
 
+def list_volumes(aws: AwsClients, region: str) -> tuple[list[dict], dict[str, Any]]:
+    """Every EBS volume of the region and the provenance of the listing; read once per run per region."""
+    return aws.memo(f"ec2:volumes:{region}", lambda: list_all(aws.client("ec2", region), "describe_volumes", "Volumes"))
+
+
+def _volumes(aws: AwsClients, region: str) -> Iterator[tuple[dict, dict]]:
+    volumes, list_op = list_volumes(aws, region)
+    provenance = source(aws, "ec2", [list_op])
+    for volume in volumes:
+        yield volume, provenance
+
+
+def _volume_arn(partition: str, region: str, account_id: str, volume: dict) -> str:
+    return ec2_arn(partition, region, account_id, f"volume/{volume['VolumeId']}")
+
+
+def _volume_raw(volume: dict) -> dict[str, Any]:
+    """The DescribeVolumes entry, with the values of secret-looking tags redacted."""
+    return redact(redact_tags(to_jsonable(volume)))
+
+
 @evidence_kind("aws.ec2.volume.encryption", regional=True, permissions=("ec2:DescribeVolumes",))
 def collect_volume_encryption(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """Encryption at rest of every EBS volume in the region, and the instances it is attached to."""
-    volumes, op = list_all(aws.client("ec2", scope), "describe_volumes", "Volumes")
-    provenance = source(aws, "ec2", [op])
-    for volume in volumes:
+    for volume, provenance in _volumes(aws, scope):
         yield observe_volume_encryption(aws.partition, aws.account_id, scope, volume, provenance)
 
 
 def observe_volume_encryption(partition: str, account_id: str, region: str, volume: dict, provenance: dict) -> Evidence:
     return Evidence(
         kind="aws.ec2.volume.encryption",
-        resource_id=ec2_arn(partition, region, account_id, f"volume/{volume['VolumeId']}"),
+        resource_id=_volume_arn(partition, region, account_id, volume),
         resource_type=VOLUME_TYPE,
         region=region,
         observed={
@@ -120,7 +140,26 @@ def observe_volume_encryption(partition: str, account_id: str, region: str, volu
             "attached_instances": sorted({a["InstanceId"] for a in volume.get("Attachments", [])}),
         },
         source=provenance,
-        raw=redact(to_jsonable(volume)),
+        raw=_volume_raw(volume),
+    )
+
+
+@evidence_kind("aws.ec2.volume.tags", regional=True, permissions=("ec2:DescribeVolumes",))
+def collect_volume_tags(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The tags (labels) of every EBS volume in the region, such as its owner and data classification."""
+    for volume, provenance in _volumes(aws, scope):
+        yield observe_volume_tags(aws.partition, aws.account_id, scope, volume, provenance)
+
+
+def observe_volume_tags(partition: str, account_id: str, region: str, volume: dict, provenance: dict) -> Evidence:
+    return Evidence(
+        kind="aws.ec2.volume.tags",
+        resource_id=_volume_arn(partition, region, account_id, volume),
+        resource_type=VOLUME_TYPE,
+        region=region,
+        observed={"tags": tag_map(volume.get("Tags"))},  # an untagged volume's answer has no `Tags`
+        source=provenance,
+        raw=_volume_raw(volume),
     )
 
 
@@ -181,7 +220,7 @@ def observe_security_group_ingress(partition: str, region: str, group: dict, pro
             "is_default": group["GroupName"] == "default",
         },
         source=provenance,
-        raw=redact(to_jsonable(group)),
+        raw=redact(redact_tags(to_jsonable(group))),
     )
 
 
@@ -217,5 +256,5 @@ def observe_vpc_flow_logs(partition: str, region: str, vpc: dict, flow_logs: lis
             "is_default": bool(vpc.get("IsDefault", False)),
         },
         source=provenance,
-        raw=redact(to_jsonable({"vpc": vpc, "flow_logs": flow_logs})),
+        raw=redact(redact_tags(to_jsonable({"vpc": vpc, "flow_logs": flow_logs}))),
     )

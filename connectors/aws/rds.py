@@ -1,4 +1,4 @@
-"""RDS DB instances and DB clusters: storage encryption, network exposure, backups.
+"""RDS DB instances and DB clusters: storage encryption, network exposure, backups, tags.
 
 One DescribeDBInstances and one DescribeDBClusters listing per region and run, shared by the kinds
 of each resource: every fact these kinds observe is in the listing, so no per-resource calls.
@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.aws.clients import AwsClients, list_all, strip_metadata
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags, tag_map
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 INSTANCE_TYPE = "AWS::RDS::DBInstance"
@@ -33,7 +34,8 @@ def list_db_clusters(aws: AwsClients, region: str) -> tuple[list[dict], dict[str
 
 
 def _raw(resource: dict[str, Any]) -> dict[str, Any]:
-    return redact(to_jsonable(strip_metadata(resource)))
+    """The listing entry, with secret fields and the values of secret-looking tags (`TagList`) redacted."""
+    return redact(redact_tags(to_jsonable(strip_metadata(resource))))
 
 
 def _kms_key(resource: dict[str, Any]) -> str | None:
@@ -123,6 +125,25 @@ def observe_db_instance_backup(instance: dict, region: str, provenance: dict) ->
     )
 
 
+@evidence_kind("aws.rds.db_instance.tags", regional=True, permissions=("rds:DescribeDBInstances",))
+def collect_db_instance_tags(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The tags (labels) of every RDS DB instance, such as its owner and data classification."""
+    for instance, provenance in _instances(aws, scope):
+        yield observe_db_instance_tags(instance, scope, provenance)
+
+
+def observe_db_instance_tags(instance: dict, region: str, provenance: dict) -> Evidence:
+    return Evidence(
+        kind="aws.rds.db_instance.tags",
+        resource_id=instance["DBInstanceArn"],
+        resource_type=INSTANCE_TYPE,
+        region=region,
+        observed={"tags": tag_map(instance.get("TagList"))},
+        source=provenance,
+        raw=_raw(instance),
+    )
+
+
 # --------------------------------------------------------------------------- DB clusters
 
 
@@ -174,6 +195,25 @@ def observe_db_cluster_backup(cluster: dict, region: str, provenance: dict) -> E
             "multi_az": bool(cluster["MultiAZ"]),
             "deletion_protection": bool(cluster.get("DeletionProtection", False)),
         },
+        source=provenance,
+        raw=_raw(cluster),
+    )
+
+
+@evidence_kind("aws.rds.db_cluster.tags", regional=True, permissions=("rds:DescribeDBClusters",))
+def collect_db_cluster_tags(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The tags (labels) of every RDS DB cluster, such as its owner and data classification."""
+    for cluster, provenance in _clusters(aws, scope):
+        yield observe_db_cluster_tags(cluster, scope, provenance)
+
+
+def observe_db_cluster_tags(cluster: dict, region: str, provenance: dict) -> Evidence:
+    return Evidence(
+        kind="aws.rds.db_cluster.tags",
+        resource_id=cluster["DBClusterArn"],
+        resource_type=CLUSTER_TYPE,
+        region=region,
+        observed={"tags": tag_map(cluster.get("TagList"))},
         source=provenance,
         raw=_raw(cluster),
     )

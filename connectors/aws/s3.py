@@ -1,4 +1,4 @@
-"""S3 bucket settings: encryption, public access block, versioning, access logging, bucket policy and ACL."""
+"""S3 bucket settings: encryption, public access block, versioning, access logging, policy, ACL, lifecycle, tags."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.aws.clients import AwsClients, get_or_absent, list_all, operation, strip_metadata
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags, tag_map
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 BUCKET_TYPE = "AWS::S3::Bucket"
@@ -397,4 +398,27 @@ def observe_bucket_lifecycle(bucket: Bucket, response: dict | None, provenance: 
         },
         source=provenance,
         raw=redact({"bucket": bucket.listing, "lifecycle": config}),
+    )
+
+
+# --------------------------------------------------------------------------- tags
+
+
+@evidence_kind("aws.s3.bucket.tags", regional=False, permissions=(*LIST_PERMISSIONS, "s3:GetBucketTagging"))
+def collect_bucket_tags(aws: AwsClients, scope: str) -> Iterator[Evidence]:
+    """The tags (labels) of every S3 bucket, such as its owner and data classification (no tags is a fact)."""
+    for bucket, resp, provenance in each_bucket(aws, "get_bucket_tagging", "NoSuchTagSet"):
+        yield observe_bucket_tags(bucket, resp, provenance)
+
+
+def observe_bucket_tags(bucket: Bucket, response: dict | None, provenance: dict) -> Evidence:
+    tagging = strip_metadata(response or {})  # a bucket without tags answers NoSuchTagSet
+    return Evidence(
+        kind="aws.s3.bucket.tags",
+        resource_id=bucket.arn,
+        resource_type=BUCKET_TYPE,
+        region=bucket.region,
+        observed={"tags": tag_map(tagging.get("TagSet"))},
+        source=provenance,
+        raw=redact(redact_tags(to_jsonable({"bucket": bucket.listing, "tagging": tagging}))),
     )

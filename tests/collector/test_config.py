@@ -69,6 +69,14 @@ CASES = {
         GOOD + "  - name: dev\n    provider: aws\n    retention: {keep_days: 0}\n",
         "targets[1].retention.keep_days: Input should be greater than or equal to 1",
     ),
+    "empty owner tag keys": (
+        GOOD + "policy: {owner_tag_keys: []}\n",
+        "policy.owner_tag_keys: List should have at least 1 item",
+    ),
+    "blank classification level": (
+        GOOD + "    policy: {classification_levels: [public, ' ']}\n",
+        "targets[0].policy.classification_levels[1]: String should have at least 1 character",
+    ),
     "auto on a target": (
         GOOD + "    retention: {keep_days: 30, auto: true}\n",
         "targets[0].retention.auto: auto is global only",
@@ -95,6 +103,19 @@ def test_malformed_config_exits_2_naming_the_field(name, tmp_path, capsys):
     assert err.startswith(f"error: {path}: ")
     assert expected.replace("Value error, ", "") in err
     assert "Traceback" not in err
+
+
+def test_tag_policy_reaches_the_checks_target_over_global():
+    config = Config.model_validate({
+        "database_url": "sqlite:///x.db",
+        "policy": {"owner_tag_keys": ["Owner", "team"], "classification_levels": ["public", "secret"]},
+        "targets": [{"name": "prod", "provider": "aws", "policy": {"classification_tag_keys": ["sensitivity"]}},
+                    {"name": "dev", "provider": "aws"}],
+    })  # fmt: skip
+    prod, dev = (config.policy_for(t) for t in config.targets)
+    assert prod.owner_tag_keys == ("Owner", "team") and prod.classification_tag_keys == ("sensitivity",)
+    assert prod.classification_levels == ("public", "secret")
+    assert dev.classification_tag_keys == ("data-classification", "classification")
 
 
 def test_unreadable_config_file(tmp_path, capsys):

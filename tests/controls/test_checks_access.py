@@ -112,6 +112,14 @@ TRAILS = {"trail_count": 3, "multi_region_logging_count": 1,
                          "arn:aws:cloudtrail:us-east-1:123456789012:trail/acme-scratch"]}  # fmt: skip
 LOG_GROUP = {"retention_days": 365, "kms_key_id": "arn:aws:kms:eu-west-1:123456789012:key/ec0d7f73",
              "deletion_protection": False}  # fmt: skip
+MASKED = {"group_policy": False, "account_policy": True,
+          "masked_identifiers": ["EmailAddress", "IpAddress", "PhoneNumber-DE", "PhoneNumber-FR"],
+          "audited_identifiers": ["EmailAddress", "IpAddress", "PhoneNumber-DE", "PhoneNumber-FR"],
+          "findings_destination": False}  # fmt: skip
+AUDIT_ONLY = {"group_policy": True, "account_policy": False, "masked_identifiers": [],
+              "audited_identifiers": ["EmailAddress", "PhoneNumber-US"], "findings_destination": True}  # fmt: skip
+UNPROTECTED = {"group_policy": False, "account_policy": False, "masked_identifiers": [], "audited_identifiers": [],
+               "findings_destination": False}  # fmt: skip
 RECORDER = {"recorder_present": True, "recording": True, "all_supported": True,
             "include_global_resource_types": True, "recording_strategy": "ALL_SUPPORTED_RESOURCE_TYPES"}  # fmt: skip
 NO_RECORDER = {"recorder_present": False, "recording": False, "all_supported": False,
@@ -309,6 +317,21 @@ ROWS = [
      "us-east-1", PASS, "deletion protection on"),
     ("aws.logs.log_group.deletion_protection_enabled", LOG_GROUP, None, "eu-west-1", FAIL,
      "deletion protection off"),
+    ("aws.logs.log_group.sensitive_data_masked", MASKED, None, "eu-west-1", PASS,
+     "masks 4 data identifiers (EmailAddress, IpAddress, PhoneNumber-DE, PhoneNumber-FR) via the account policy"),
+    ("aws.logs.log_group.sensitive_data_masked", {**MASKED, "group_policy": True, "account_policy": False,
+     "masked_identifiers": ["EmailAddress"]}, None, "eu-west-1", PASS,
+     "masks 1 data identifier (EmailAddress) via the group's policy"),
+    ("aws.logs.log_group.sensitive_data_masked", {**MASKED, "group_policy": True, "masked_identifiers":
+     ["ChatUserId", "EmailAddress", "IpAddress", "PhoneNumber-DE", "PhoneNumber-GB"]}, None, "eu-west-1", PASS,
+     "masks 5 data identifiers (ChatUserId, EmailAddress, IpAddress, PhoneNumber-DE, ...) via the group's and the "
+     "account's policies"),
+    ("aws.logs.log_group.sensitive_data_masked", UNPROTECTED, None, "us-east-1", FAIL,
+     "no data protection policy: sensitive data in log events is stored and shown in clear"),
+    ("aws.logs.log_group.sensitive_data_masked", AUDIT_ONLY, None, "us-east-1", FAIL,
+     "data protection policy only audits 2 data identifiers (EmailAddress, PhoneNumber-US): nothing is masked"),
+    ("aws.logs.log_group.sensitive_data_masked", {**AUDIT_ONLY, "audited_identifiers": []}, None, "us-east-1",
+     FAIL, "data protection policy names no data identifier: nothing is masked"),
     # AWS Config
     ("aws.config.recorder.recording_enabled", RECORDER, None, "eu-west-1", PASS, "is recording"),
     ("aws.config.recorder.recording_enabled", NO_RECORDER, None, "eu-central-1", FAIL,
@@ -375,6 +398,6 @@ def test_every_access_check_has_a_pass_and_a_fail_row():
     examples = {"aws.iam.account.password_policy_strong"}  # test_checks_examples
     aged = {"aws.iam.user.access_keys_rotated", "aws.iam.user.unused_credentials_disabled"}  # test_checks_security
     mine = {c.id for c in CHECKS.values() if c.judge.__module__ in modules} - examples - aged
-    assert len(mine) == 32, sorted(mine)
+    assert len(mine) == 33, sorted(mine)
     for status in (PASS, FAIL):
         assert mine <= {row[0] for row in ROWS if row[4] == status}, status

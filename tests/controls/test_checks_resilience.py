@@ -1,4 +1,5 @@
-"""Table tests of the Macie, AWS Backup, Auto Scaling and S3 lifecycle checks: (observed, policy) -> verdict."""
+"""Table tests of the Macie, AWS Backup (restore testing too), Auto Scaling and S3 lifecycle checks:
+(observed, policy) -> verdict."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from controls.base import Policy, Subject, Verdict, VerdictStatus, judge, registered_checks
 from controls.checks.aws import autoscaling, backup, macie
 from controls.checks.aws.residency import DATA_RESOURCE_KINDS
+from ea_testkit.golden import load_cases
 
 PASS, FAIL, NA = VerdictStatus.PASS, VerdictStatus.FAIL, VerdictStatus.NOT_APPLICABLE
 CHECKS = {c.id: c for c in registered_checks()}
@@ -42,6 +44,29 @@ MONTHLY = {**DAILY, "rule_name": "monthly", "schedule": "cron(0 4 1 * ? *)", "de
 PLAN = {"plan_name": "acme-daily-eu", "rules": [DAILY, MONTHLY], "selection_count": 2}
 SAME_REGION = {"destination_vault_arn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:finance-records",
                "destination_region": "eu-west-1", "delete_after_days": None}  # fmt: skip
+WEEKLY_TEST = {
+    "name": "acme_weekly_restore_test",
+    "schedule": "cron(0 4 ? * SUN *)",
+    "timezone": "Europe/Dublin",
+    "start_window_hours": 24,
+    "vaults": ["arn:aws:backup:eu-west-1:123456789012:backup-vault:acme-eu-archive",
+               "arn:aws:backup:eu-west-1:123456789012:backup-vault:acme-eu-backups"],
+    "selection_window_days": 30,
+    "selections": [
+        {"name": "message_store", "resource_type": "RDS", "all_resources": False, "resource_count": 1,
+         "validation_window_hours": 4},
+        {"name": "tagged_tables", "resource_type": "DynamoDB", "all_resources": True, "resource_count": None,
+         "validation_window_hours": None},
+    ],
+}  # fmt: skip
+DAILY_TEST = {**WEEKLY_TEST, "name": "daily_pitr_check", "schedule": "cron(0 5 ? * * *)", "timezone": "Etc/UTC",
+              "vaults": ["*"], "selection_window_days": 7, "selections": [
+                  {"name": "chat_messages", "resource_type": "DynamoDB", "all_resources": False, "resource_count": 2,
+                   "validation_window_hours": 1}]}  # fmt: skip
+UNSELECTED_TEST = {**WEEKLY_TEST, "name": "legacy_restore_test", "schedule": "cron(0 6 ? * MON *)",
+                   "timezone": "Etc/UTC", "selection_window_days": 7, "selections": [],
+                   "vaults": ["arn:aws:backup:us-east-1:123456789012:backup-vault:legacy-backups"]}  # fmt: skip
+RESTORE_TESTING = {"plans": [WEEKLY_TEST, DAILY_TEST]}
 GROUP = {"min_size": 2, "max_size": 12, "availability_zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
          "health_check_type": "ELB", "scaling_policies": [
              {"name": "cpu-50", "type": "TargetTrackingScaling", "enabled": True},
@@ -106,6 +131,17 @@ ROWS = [
      FAIL, "copies stay in eu-west-1"),
     ("aws.backup.plan.cross_region_copy", {**PLAN, "rules": [MONTHLY]}, None, FAIL, "no rule copies"),
     ("aws.backup.plan.cross_region_copy", {**PLAN, "selection_count": 0}, None, NA, "protects no resources"),
+    # Backup restore testing
+    ("aws.backup.restore_testing.scheduled", RESTORE_TESTING, None, PASS,
+     "2 restore testing plans test recovery points: acme_weekly_restore_test (cron(0 4 ? * SUN *)), "
+     "daily_pitr_check (cron(0 5 ? * * *))"),
+    ("aws.backup.restore_testing.scheduled", {"plans": [DAILY_TEST, UNSELECTED_TEST]}, None, PASS,
+     "1 restore testing plan tests recovery points: daily_pitr_check (cron(0 5 ? * * *)); no resources selected "
+     "by legacy_restore_test"),
+    ("aws.backup.restore_testing.scheduled", {"plans": []}, None, FAIL,
+     "no restore testing plan: recovery points in eu-west-1 are never test-restored"),
+    ("aws.backup.restore_testing.scheduled", {"plans": [UNSELECTED_TEST]}, None, FAIL,
+     "restore testing plan(s) legacy_restore_test select no resources: nothing is test-restored"),
     # Auto Scaling groups
     ("aws.autoscaling.group.scaling_policy_attached", GROUP, None, PASS,
      "1 scaling policy (TargetTrackingScaling), capacity 2-12"),
@@ -150,20 +186,31 @@ def test_vault_lock_without_an_observation_time_is_not_called_immutable():
     assert "changeable until" in verdict("aws.backup.vault.lock_enabled", VAULT, at=None).reason
 
 
+def test_restore_testing_rows_are_the_recorded_observations():
+    """The rows' plans are the golden fixture's (same keys, same order), and each recorded case gets its verdict."""
+    cases = {c["region"]: c["expected"]["observed"] for c in load_cases("aws.backup.restore_testing.plans")}
+    assert cases == {"eu-west-1": RESTORE_TESTING, "us-east-1": {"plans": [UNSELECTED_TEST]},
+                     "eu-central-1": {"plans": []}}  # fmt: skip
+    assert all(list(plan) == list(WEEKLY_TEST) for observed in cases.values() for plan in observed["plans"])
+    statuses = {region: verdict("aws.backup.restore_testing.scheduled", o).status for region, o in cases.items()}
+    assert statuses == {"eu-west-1": PASS, "us-east-1": FAIL, "eu-central-1": FAIL}
+
+
 def test_every_check_of_these_services_has_a_pass_and_a_fail_row():
     modules = {m.__name__ for m in (autoscaling, backup, macie)}
     mine = {c.id for c in CHECKS.values() if c.judge.__module__ in modules}
     mine.add("aws.s3.bucket.lifecycle_expiration_configured")
-    assert len(mine) == 8
+    assert len(mine) == 9
     for status in (PASS, FAIL):
         assert mine <= {row[0] for row in ROWS if row[3] == status}, status
 
 
 def test_backup_vaults_are_judged_for_residency_and_configuration_kinds_are_not():
-    """Recovery points are copies of the data; plans, groups, Macie and lifecycle rules hold none."""
+    """Recovery points are copies of the data; plans (restore testing ones too), groups, Macie and lifecycle rules
+    hold none."""
     assert "aws.backup.vault.configuration" in DATA_RESOURCE_KINDS
-    others = {"aws.backup.plan.rules", "aws.autoscaling.group.configuration", "aws.macie.account.status",
-              "aws.s3.bucket.lifecycle"}  # fmt: skip
+    others = {"aws.backup.plan.rules", "aws.backup.restore_testing.plans", "aws.autoscaling.group.configuration",
+              "aws.macie.account.status", "aws.s3.bucket.lifecycle"}  # fmt: skip
     assert not others & set(DATA_RESOURCE_KINDS)
     residency = CHECKS["aws.residency.resource.in_allowed_regions"]
     subject = Subject("aws.backup.vault.configuration", "arn:aws:backup:us-east-1:1:backup-vault:v", "us-east-1", VAULT)

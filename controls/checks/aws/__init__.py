@@ -20,15 +20,18 @@ from controls.checks.aws import (
     organizations,
     rds,
     residency,
+    route53resolver,
     s3,
     secretsmanager,
     securityhub,
     sns,
     sqs,
+    tags,
 )
 
 MODULES = (
     autoscaling, backup, macie,
     cloudtrail, configservice, dynamodb, ec2, eks, elbv2, guardduty, iam, kms, logs, organizations, rds, residency,
-    s3, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda,
+    s3, secretsmanager, sns, sqs, ecr, inspector2, securityhub, awslambda, tags,
+    route53resolver,
 )  # fmt: skip

@@ -1,4 +1,5 @@
-"""AWS Backup checks: vaults locked, plans that keep backups long enough, copy them away and protect something."""
+"""AWS Backup checks: vaults locked, plans that keep backups long enough, copy them away and protect something,
+and recovery points that are test-restored on a schedule."""
 
 from __future__ import annotations
 
@@ -71,3 +72,26 @@ def plan_cross_region_copy(subject: Subject, policy: Policy) -> Verdict:
     if copies:
         return Verdict.failed(f"copies stay in {subject.region}: no copy to another region")
     return Verdict.failed("no rule copies recovery points to another region")
+
+
+def _plans(count: int) -> str:
+    return f"{count} restore testing plan{'' if count == 1 else 's'}"
+
+
+@check("aws.backup.restore_testing.scheduled", reads="aws.backup.restore_testing.plans")
+def restore_testing_scheduled(subject: Subject, policy: Policy) -> Verdict:
+    """A restore testing plan of the region has a schedule and selects resources: recovery points are test-restored."""
+    plans = subject.observed["plans"]
+    if not plans:
+        return Verdict.failed(f"no restore testing plan: recovery points in {subject.region} are never test-restored")
+    testing = [p for p in plans if p["schedule"] and p["selections"]]
+    idle = ", ".join(p["name"] for p in plans if not p["selections"])
+    if testing:
+        listed = ", ".join(f"{p['name']} ({p['schedule']})" for p in testing)
+        verb = "tests" if len(testing) == 1 else "test"
+        unused = f"; no resources selected by {idle}" if idle else ""
+        return Verdict.passed(f"{_plans(len(testing))} {verb} recovery points: {listed}{unused}")
+    if idle:
+        return Verdict.failed(f"restore testing plan(s) {idle} select no resources: nothing is test-restored")
+    unscheduled = ", ".join(p["name"] for p in plans)
+    return Verdict.failed(f"restore testing plan(s) {unscheduled} have no schedule: nothing is test-restored")

@@ -1,10 +1,15 @@
-"""CloudWatch Logs checks: log groups keep events long enough, encrypt them with KMS and resist deletion."""
+"""CloudWatch Logs checks: log groups keep events long enough, encrypt them with KMS, resist deletion and mask
+sensitive data."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from controls.base import Policy, Subject, Verdict, check
 
 LOG_GROUP = "aws.logs.log_group.settings"
+DATA_PROTECTION = "aws.logs.log_group.data_protection"
 
 
 @check("aws.logs.log_group.retention_sufficient", reads=LOG_GROUP)
@@ -33,3 +38,30 @@ def log_group_deletion_protection_enabled(subject: Subject, policy: Policy) -> V
     if subject.observed["deletion_protection"]:
         return Verdict.passed("deletion protection on")
     return Verdict.failed("deletion protection off: the group and its events can be deleted")
+
+
+def _identifiers(names: list[str], most: int = 4) -> str:
+    """`3 data identifiers (EmailAddress, IpAddress, PhoneNumber-GB)`, the list cut after `most` names."""
+    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+    return f"{len(names)} data identifier{'s' if len(names) != 1 else ''} ({shown})"
+
+
+def _masking_policies(observed: Mapping[str, Any]) -> str:
+    if observed["group_policy"] and observed["account_policy"]:
+        return "the group's and the account's policies"
+    return "the group's policy" if observed["group_policy"] else "the account policy"
+
+
+@check("aws.logs.log_group.sensitive_data_masked", reads=DATA_PROTECTION)
+def log_group_sensitive_data_masked(subject: Subject, policy: Policy) -> Verdict:
+    """Every log group masks sensitive data (data identifiers) through its own or the account's data protection
+    policy, for every reader without `logs:Unmask`."""
+    o = subject.observed
+    if o["masked_identifiers"]:
+        return Verdict.passed(f"masks {_identifiers(o['masked_identifiers'])} via {_masking_policies(o)}")
+    if not (o["group_policy"] or o["account_policy"]):
+        return Verdict.failed("no data protection policy: sensitive data in log events is stored and shown in clear")
+    if o["audited_identifiers"]:
+        audited = _identifiers(o["audited_identifiers"])
+        return Verdict.failed(f"data protection policy only audits {audited}: nothing is masked")
+    return Verdict.failed("data protection policy names no data identifier: nothing is masked")

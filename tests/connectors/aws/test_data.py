@@ -18,7 +18,7 @@ from collector.sandbox import aws_data
 from connectors import collect_unit
 from connectors.aws import dynamodb, kms, rds, secretsmanager, sns, sqs
 from connectors.aws.clients import AwsClients, AwsTarget
-from connectors.base import CollectionError, Evidence, GapReason, canonical_json, get_kind
+from connectors.base import REDACTED, CollectionError, Evidence, GapReason, canonical_json, get_kind
 from ea_testkit.golden import PROVENANCE, check_golden, golden_params
 
 EU, US = "eu-west-1", "us-east-1"
@@ -37,11 +37,16 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
     "aws.rds.db_instance.backup": lambda c: rds.observe_db_instance_backup(c["instance"], c["region"], PROVENANCE),
     "aws.rds.db_cluster.encryption": lambda c: rds.observe_db_cluster_encryption(c["cluster"], c["region"], PROVENANCE),
     "aws.rds.db_cluster.backup": lambda c: rds.observe_db_cluster_backup(c["cluster"], c["region"], PROVENANCE),
+    "aws.rds.db_instance.tags": lambda c: rds.observe_db_instance_tags(c["instance"], c["region"], PROVENANCE),
+    "aws.rds.db_cluster.tags": lambda c: rds.observe_db_cluster_tags(c["cluster"], c["region"], PROVENANCE),
     "aws.dynamodb.table.encryption": lambda c: dynamodb.observe_table_encryption(
         c["response"], c["region"], PROVENANCE
     ),
     "aws.dynamodb.table.backup": lambda c: dynamodb.observe_table_backup(
         c["partition"], c["account_id"], c["region"], c["table_name"], c["response"], PROVENANCE
+    ),
+    "aws.dynamodb.table.tags": lambda c: dynamodb.observe_table_tags(
+        c["partition"], c["account_id"], c["region"], c["table_name"], page_tags(c), PROVENANCE
     ),
     "aws.sns.topic.encryption": lambda c: sns.observe_topic_encryption(c["response"], c["region"], PROVENANCE),
     "aws.sqs.queue.encryption": lambda c: sqs.observe_queue_encryption(c["response"], c["region"], PROVENANCE),
@@ -51,10 +56,29 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
 }
 
 
+FIXTURE_SECRET = "fixture-only-not-a-secret"  # the value of the secret-looking tags in the recorded answers
+
+
+def page_tags(case: dict) -> list[dict]:
+    """The tags of every recorded ListTagsOfResource page, in order."""
+    return [tag for page in case["responses"] for tag in page["Tags"]]
+
+
+def as_observed(tags: list[dict], case: dict) -> list[dict]:
+    """A recorded tag list as raw must keep it: each value as `observed` shows it (secret-looking ones redacted)."""
+    shown = case["expected"]["observed"]["tags"]
+    return [{**tag, "Value": shown[tag["Key"]]} for tag in tags]
+
+
 def expected_raw(kind: str, case: dict) -> dict:
-    """The API answer each kind keeps as raw (none of these recorded answers holds a secret)."""
+    """The API answer each kind keeps as raw; the only secrets in these answers are in tags."""
     if kind == "aws.kms.key.rotation":
         return {"key": case["describe_key"], "rotation": case["rotation"]}
+    if kind == "aws.dynamodb.table.tags":
+        return {"Tags": as_observed(page_tags(case), case)}
+    if kind.startswith("aws.rds.") and kind.endswith(".tags"):
+        resource = case["instance" if "instance" in case else "cluster"]
+        return {**resource, "TagList": as_observed(resource["TagList"], case)}
     for field in ("instance", "cluster", "entry", "response"):
         if field in case:
             return case[field]
@@ -67,6 +91,17 @@ def test_observe_matches_golden(kind, case):
     check_golden(evidence, kind, case)
     assert evidence.source is PROVENANCE
     assert evidence.raw == expected_raw(kind, case)
+    assert FIXTURE_SECRET not in canonical_json({"observed": evidence.observed, "raw": evidence.raw})
+
+
+def test_the_golden_tags_include_a_secret_to_redact_and_more_than_one_page():
+    """Without these cases the golden tests above would not prove the redaction or the paging."""
+    from ea_testkit.golden import load_cases
+
+    for kind in ("aws.rds.db_instance.tags", "aws.rds.db_cluster.tags", "aws.dynamodb.table.tags"):
+        assert FIXTURE_SECRET in json.dumps(load_cases(kind)), kind
+        assert any(REDACTED in c["expected"]["observed"]["tags"].values() for c in load_cases(kind)), kind
+    assert max(len(c["responses"]) for c in load_cases("aws.dynamodb.table.tags")) > 1
 
 
 # --------------------------------------------------------------------------- collection against moto
@@ -222,6 +257,54 @@ def test_rds_cluster_kinds(aws):
     assert operations(backup[history]) == ["DescribeDBClusters"]
 
 
+PLANTED_TAG = "planted-tag-value-2b9d41"  # a password someone copied into a tag
+
+
+def test_rds_tags_from_the_shared_listings_with_secret_tags_redacted_everywhere(aws):
+    make_rds_estate()
+    client = boto3.client("rds", region_name=EU)
+    store, legacy = (f"arn:aws:rds:{EU}:{ACCOUNT}:db:{n}" for n in ("message-store", "legacy-reports"))
+    history, analytics = (f"arn:aws:rds:{EU}:{ACCOUNT}:cluster:{n}" for n in ("chat-history", "analytics"))
+    client.add_tags_to_resource(ResourceName=store, Tags=[
+        {"Key": "owner", "Value": "chat-platform-team"}, {"Key": "data-classification", "Value": "confidential"},
+        {"Key": "db-password", "Value": PLANTED_TAG}])  # fmt: skip
+    client.add_tags_to_resource(ResourceName=history, Tags=[
+        {"Key": "owner", "Value": "chat-platform-team"}, {"Key": "Master_Password", "Value": PLANTED_TAG}])  # fmt: skip
+    calls = record_calls(aws, "rds")
+
+    instances = {
+        kind: collect(aws, kind)
+        for kind in (
+            "aws.rds.db_instance.tags",
+            "aws.rds.db_instance.encryption",
+            "aws.rds.db_instance.public_access",
+            "aws.rds.db_instance.backup",
+        )
+    }
+    clusters = {kind: collect(aws, kind) for kind in ("aws.rds.db_cluster.tags", "aws.rds.db_cluster.encryption",
+                                                      "aws.rds.db_cluster.backup")}  # fmt: skip
+
+    assert calls == ["DescribeDBInstances", "DescribeDBClusters"], "no extra call: the tags are in the listings"
+    tags = instances["aws.rds.db_instance.tags"]
+    assert set(tags) == set(instances["aws.rds.db_instance.encryption"]), "the same resource ids as the siblings"
+    assert tags[store].observed == {
+        "tags": {"data-classification": "confidential", "db-password": REDACTED, "owner": "chat-platform-team"}
+    }
+    assert tags[legacy].observed == {"tags": {}}
+    assert (tags[store].resource_type, tags[store].region) == ("AWS::RDS::DBInstance", EU)
+    assert operations(tags[store]) == ["DescribeDBInstances"]
+    cluster_tags = clusters["aws.rds.db_cluster.tags"]
+    assert cluster_tags[history].observed == {"tags": {"Master_Password": REDACTED, "owner": "chat-platform-team"}}
+    assert cluster_tags[analytics].observed == {"tags": {}}
+    assert cluster_tags[history].resource_type == "AWS::RDS::DBCluster"
+    # The raw of every kind carrying the listing keeps the tag, without its value.
+    for found in (*instances.values(), *clusters.values()):
+        for evidence in found.values():
+            assert PLANTED_TAG not in canonical_json(evidence.raw), evidence.kind
+    assert {"Key": "db-password", "Value": REDACTED} in instances["aws.rds.db_instance.backup"][store].raw["TagList"]
+    assert {"Key": "owner", "Value": "chat-platform-team"} in cluster_tags[history].raw["TagList"]
+
+
 def create_table(name: str, **extra) -> str:
     client = boto3.client("dynamodb", region_name=EU)
     return client.create_table(
@@ -266,6 +349,97 @@ def test_a_table_deleted_after_the_listing_is_left_out_not_a_gap(aws):
     aws.client("dynamodb", EU).meta.events.register("after-call.dynamodb.ListTables", delete_one)
     found = collect(aws, "aws.dynamodb.table.backup")
     assert set(found) == {f"arn:aws:dynamodb:{EU}:{ACCOUNT}:table/chat-messages"}
+
+
+def tag_list(count: int, **named: str) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in named.items()] + [
+        {"Key": f"label-{i:02d}", "Value": f"value-{i}"} for i in range(count)
+    ]
+
+
+def test_dynamodb_table_tags_per_table_in_its_region(aws):
+    messages = create_table("chat-messages", Tags=[
+        {"Key": "owner", "Value": "chat-platform-team"}, {"Key": "data-classification", "Value": "confidential"},
+        {"Key": "webhook-signing-secret", "Value": PLANTED_TAG}])  # fmt: skip
+    presence = create_table("presence")
+    boto3.client("dynamodb", region_name=US).create_table(
+        TableName="us-only", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "owner", "Value": "realtime"}],
+    )  # fmt: skip
+    calls = record_calls(aws, "dynamodb")
+
+    encryption = collect(aws, "aws.dynamodb.table.encryption")
+    tags = collect(aws, "aws.dynamodb.table.tags")
+
+    assert set(tags) == set(encryption) == {messages, presence}, "only the region's tables, with the siblings' ids"
+    assert tags[messages].observed == {
+        "tags": {
+            "data-classification": "confidential",
+            "owner": "chat-platform-team",
+            "webhook-signing-secret": REDACTED,
+        }
+    }
+    assert tags[presence].observed == {"tags": {}}
+    assert calls.count("ListTables") == 1 and calls.count("ListTagsOfResource") == 2
+    assert operations(tags[messages]) == ["ListTables", "ListTagsOfResource"]
+    assert tags[messages].source["operations"][1]["params"] == {"ResourceArn": messages}
+    assert all(e.region == EU and e.resource_type == "AWS::DynamoDB::Table" for e in tags.values())
+    assert PLANTED_TAG not in canonical_json({"raw": tags[messages].raw, "source": tags[messages].source})
+    assert {"Key": "webhook-signing-secret", "Value": REDACTED} in tags[messages].raw["Tags"]
+
+
+def test_dynamodb_tags_follow_every_page(aws):
+    many = create_table("delivery-receipts", Tags=tag_list(23, owner="chat-platform-team"))
+    sent: list[dict] = []
+    aws.client("dynamodb", EU).meta.events.register(
+        "before-parameter-build.dynamodb.ListTagsOfResource", lambda params, **_: sent.append(dict(params))
+    )
+
+    (evidence,) = collect(aws, "aws.dynamodb.table.tags").values()
+
+    # moto answers ListTagsOfResource 10 tags at a time: 24 tags take three pages, each asked with the last token.
+    assert [bool(p.get("NextToken")) for p in sent] == [False, True, True]
+    assert evidence.resource_id == many and len(evidence.observed["tags"]) == 24
+    assert evidence.observed["tags"]["label-22"] == "value-22" and evidence.observed["tags"]["owner"]
+    assert list(evidence.observed["tags"]) == sorted(evidence.observed["tags"])
+    assert len(evidence.source["operations"][1]["request_ids"]) == 3
+    assert len(evidence.raw["Tags"]) == 24
+
+
+def test_dynamodb_tags_of_a_table_deleted_after_the_listing_are_left_out_not_a_gap(aws):
+    create_table("chat-messages", Tags=[{"Key": "owner", "Value": "chat-platform-team"}])
+    create_table("tmp-import", Tags=[{"Key": "owner", "Value": "data-team"}])
+
+    def delete_one(**_):
+        boto3.client("dynamodb", region_name=EU).delete_table(TableName="tmp-import")
+
+    aws.client("dynamodb", EU).meta.events.register("after-call.dynamodb.ListTables", delete_one)
+    found = collect(aws, "aws.dynamodb.table.tags")
+    assert set(found) == {f"arn:aws:dynamodb:{EU}:{ACCOUNT}:table/chat-messages"}
+
+
+def test_dynamodb_tags_denied_is_a_gap_not_an_untagged_table(aws):
+    create_table("chat-messages")
+
+    def deny(**_):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListTagsOfResource")
+
+    aws.client("dynamodb", EU).meta.events.register("before-call.dynamodb.ListTagsOfResource", deny)
+    with pytest.raises(CollectionError) as info:
+        collect_unit(get_kind("aws.dynamodb.table.tags"), aws, EU)
+    assert info.value.reason == GapReason.DENIED and info.value.operation == "ListTagsOfResource"
+
+
+def test_tag_kinds_declare_the_permissions_they_use():
+    expected = {
+        "aws.dynamodb.table.tags": {"dynamodb:ListTables", "dynamodb:ListTagsOfResource"},
+        "aws.rds.db_instance.tags": {"rds:DescribeDBInstances"},
+        "aws.rds.db_cluster.tags": {"rds:DescribeDBClusters"},
+    }
+    for kind, permissions in expected.items():
+        spec = get_kind(kind)
+        assert set(spec.permissions) == permissions and spec.regional, kind
 
 
 def test_sns_topics_across_pages(aws):
@@ -425,6 +599,18 @@ def test_sandbox_seed_has_compliant_and_non_compliant_data_services(moto_endpoin
         pitr = observed("aws.dynamodb.table.backup")
         assert pitr[(EU, "chat-messages")]["pitr_enabled"] is True
         assert pitr[(US, "presence")]["pitr_enabled"] is False
+
+        owned = {"owner": "chat-platform-team", "data-classification": "confidential"}
+        assert observed("aws.rds.db_instance.tags")[(EU, "message-store")] == {"tags": owned}
+        assert observed("aws.rds.db_instance.tags")[(US, "legacy-reports")] == {
+            "tags": {"created-by": "dba", "data-classification": "secret-ish", "db-password": REDACTED}
+        }, "no owner, no valid level, and the password copied into a tag is not collected"
+        assert observed("aws.rds.db_cluster.tags")[(EU, "chat-history")] == {"tags": owned}
+        assert observed("aws.rds.db_cluster.tags")[(US, "analytics")] == {"tags": {"owner": "data-team"}}
+        assert observed("aws.dynamodb.table.tags")[(EU, "chat-messages")] == {"tags": owned}
+        assert observed("aws.dynamodb.table.tags")[(US, "presence")] == {
+            "tags": {"data-classification": "internal", "team": "realtime"}
+        }
 
         topics = observed("aws.sns.topic.encryption")
         assert topics[(EU, "message-events")]["encrypted"] is True

@@ -19,6 +19,7 @@ from connectors import collect_unit
 from connectors.aws import AwsClients, AwsTarget, cloudtrail, configservice, guardduty, logs
 from connectors.base import CollectionError, Evidence, GapReason, get_kind
 from ea_testkit.golden import PROVENANCE, check_golden, check_raw_keeps, golden_params, load_cases
+from ea_testkit.iam_actions import iam_action
 
 ACCOUNT = "123456789012"
 
@@ -30,6 +31,9 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
         "aws", c["account_id"], c["trails"], c["statuses"], PROVENANCE
     ),
     "aws.logs.log_group.settings": lambda c: logs.observe_log_group(c["group"], PROVENANCE),
+    "aws.logs.log_group.data_protection": lambda c: logs.observe_log_group_data_protection(
+        c["group"], c["policy"], c["account_policies"], PROVENANCE
+    ),
     "aws.config.recorder.status": lambda c: configservice.observe_recorder_status(
         "aws", c["account_id"], c["region"], c["recorders"], c["statuses"], PROVENANCE
     ),
@@ -42,6 +46,7 @@ RAW_INPUTS = {
     "aws.cloudtrail.trail.configuration": ("trail", "status", "selectors"),
     "aws.cloudtrail.account.trails": ("trails", "statuses"),
     "aws.logs.log_group.settings": ("group",),
+    "aws.logs.log_group.data_protection": ("group", "policy", "account_policies"),
     "aws.config.recorder.status": ("recorders", "statuses"),
     "aws.guardduty.detector.status": ("detector",),
 }
@@ -72,6 +77,15 @@ def test_volatile_fields_stay_out_of_observed():
     assert (
         logs.observe_log_group(grown["group"], PROVENANCE).state_sha()
         == logs.observe_log_group(group["group"], PROVENANCE).state_sha()
+    )
+
+    protected = load_cases("aws.logs.log_group.data_protection")[0]
+    rewritten = json.loads(json.dumps(protected))
+    rewritten["policy"]["lastUpdatedTime"] += 86_400_000  # the same policy put again a day later
+    rewritten["group"]["storedBytes"] = 10**9
+    assert (
+        OBSERVERS["aws.logs.log_group.data_protection"](rewritten).state_sha()
+        == OBSERVERS["aws.logs.log_group.data_protection"](protected).state_sha()
     )
 
     trail = load_cases("aws.cloudtrail.trail.configuration")[0]
@@ -377,6 +391,177 @@ def test_trail_status_failure_is_a_gap(aws, trails):
     assert info.value.reason == GapReason.THROTTLED
 
 
+# --------------------------------------------------------------------------- data protection (masking)
+
+DATA_IDENTIFIER = "arn:aws:dataprotection::aws:data-identifier/{}"
+
+
+def _policy_document(identifiers: list[str], mask: bool = True, findings: dict | None = None) -> str:
+    arns = [DATA_IDENTIFIER.format(i) for i in identifiers]
+    statements = [
+        {"Sid": "audit", "DataIdentifier": arns, "Operation": {"Audit": {"FindingsDestination": findings or {}}}}
+    ]
+    if mask:
+        statements.append({"Sid": "mask", "DataIdentifier": arns, "Operation": {"Deidentify": {"MaskConfig": {}}}})
+    return json.dumps({"Name": "test", "Version": "2021-06-01", "Statement": statements})
+
+
+@pytest.fixture
+def protected(aws):
+    """eu-west-1: the chat API's group masks e-mail addresses itself, the message store's has no policy of its own,
+    and the region's account policy masks UK phone numbers; us-east-1: an audit-only group and a group without any
+    policy, and no account policy."""
+    aws_logging.install_moto_shims()  # moto 5.2 implements none of the data protection calls
+    eu = boto3.client("logs", region_name="eu-west-1")
+    eu.create_log_group(logGroupName="/acme/chat-media/api")
+    eu.put_data_protection_policy(logGroupIdentifier="/acme/chat-media/api",
+                                  policyDocument=_policy_document(["EmailAddress"]))  # fmt: skip
+    eu.create_log_group(logGroupName="/acme/message-store/queries")
+    eu.put_account_policy(policyName="acme-personal-data", policyType="DATA_PROTECTION_POLICY",
+                          policyDocument=_policy_document(["PhoneNumber-GB"]))  # fmt: skip
+    us = boto3.client("logs", region_name="us-east-1")
+    us.create_log_group(logGroupName="/acme/legacy-exports/api")
+    us.put_data_protection_policy(
+        logGroupIdentifier="/acme/legacy-exports/api",
+        policyDocument=_policy_document(["EmailAddress", "PhoneNumber-US"], mask=False,
+                                        findings={"S3": {"Bucket": "acme-legacy-exports"}}),
+    )  # fmt: skip
+    us.create_log_group(logGroupName="/acme/legacy-exports/worker")
+    return aws
+
+
+def _group(region: str, name: str) -> str:
+    return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"
+
+
+def test_data_protection_reads_the_groups_own_and_the_accounts_policy(protected):
+    aws = protected
+    kind = get_kind("aws.logs.log_group.data_protection")
+    eu = {e.resource_id: e for e in collect_unit(kind, aws, "eu-west-1")}
+    us = {e.resource_id: e for e in collect_unit(kind, aws, "us-east-1")}
+    api, queries = _group("eu-west-1", "/acme/chat-media/api"), _group("eu-west-1", "/acme/message-store/queries")
+    audited, bare = _group("us-east-1", "/acme/legacy-exports/api"), _group("us-east-1", "/acme/legacy-exports/worker")
+    assert set(eu) == {api, queries} and set(us) == {audited, bare}
+
+    # The two policies are cumulative: the group's masks e-mail addresses, the account's UK phone numbers.
+    assert eu[api].observed == {
+        "group_policy": True,
+        "account_policy": True,
+        "masked_identifiers": ["EmailAddress", "PhoneNumber-GB"],
+        "audited_identifiers": ["EmailAddress", "PhoneNumber-GB"],
+        "findings_destination": False,
+    }
+    assert list(eu[api].observed) == [
+        "group_policy", "account_policy", "masked_identifiers", "audited_identifiers", "findings_destination"
+    ]  # fmt: skip
+    assert eu[queries].observed["group_policy"] is False and eu[queries].observed["account_policy"] is True
+    assert eu[queries].observed["masked_identifiers"] == ["PhoneNumber-GB"]
+    assert us[audited].observed == {
+        "group_policy": True,
+        "account_policy": False,
+        "masked_identifiers": [],
+        "audited_identifiers": ["EmailAddress", "PhoneNumber-US"],
+        "findings_destination": True,
+    }
+    # No policy at all is a fact about the group, not a gap.
+    assert us[bare].observed == {
+        "group_policy": False,
+        "account_policy": False,
+        "masked_identifiers": [],
+        "audited_identifiers": [],
+        "findings_destination": False,
+    }
+
+    # The same resource, type and region as the settings kind gives for each group.
+    settings = {
+        e.resource_id: e
+        for region in ("eu-west-1", "us-east-1")
+        for e in collect_unit(get_kind("aws.logs.log_group.settings"), aws, region)
+    }
+    for evidence in [*eu.values(), *us.values()]:
+        twin = settings[evidence.resource_id]
+        assert (evidence.resource_type, evidence.region) == (twin.resource_type, twin.region) == (
+            "AWS::Logs::LogGroup", evidence.resource_id.split(":")[3]
+        )  # fmt: skip
+
+    ops = eu[api].source["operations"]
+    assert [op["operation"] for op in ops] == [
+        "DescribeLogGroups",
+        "DescribeAccountPolicies",
+        "GetDataProtectionPolicy",
+    ]
+    assert ops[1]["params"] == {"policyType": "DATA_PROTECTION_POLICY"} and all(ops[1]["request_ids"])
+    assert ops[2]["params"] == {"logGroupIdentifier": api} and ops[2]["request_id"]
+    # raw keeps the whole documents
+    assert json.loads(eu[api].raw["policy"]["policyDocument"])["Statement"][1]["Operation"]["Deidentify"]
+    assert eu[api].raw["account_policies"][0]["policyName"] == "acme-personal-data"
+    assert eu[api].raw["group"]["dataProtectionStatus"] == "ACTIVATED"
+    assert "dataProtectionStatus" not in eu[queries].raw["group"]
+
+
+def test_one_listing_and_one_account_policy_read_per_region_for_both_kinds(protected):
+    aws = protected
+    calls = _calls(aws, "logs", ("eu-west-1", "us-east-1"))
+    for region in ("eu-west-1", "us-east-1"):
+        collect_unit(get_kind("aws.logs.log_group.settings"), aws, region)
+        collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, region)
+        collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, region)  # a second unit reads nothing new
+    assert sorted(c for c in calls if c[1] != "GetDataProtectionPolicy") == [
+        ("eu-west-1", "DescribeAccountPolicies"),
+        ("eu-west-1", "DescribeLogGroups"),
+        ("us-east-1", "DescribeAccountPolicies"),
+        ("us-east-1", "DescribeLogGroups"),
+    ]
+    # One GetDataProtectionPolicy per group and unit (the per-group answers are not kept between units).
+    assert len([c for c in calls if c[1] == "GetDataProtectionPolicy"]) == 2 * 4
+
+
+def test_settings_after_data_protection_reuse_its_listing(protected):
+    aws = protected
+    calls = _calls(aws, "logs", ("eu-west-1",))
+    protection = collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, "eu-west-1")
+    settings = collect_unit(get_kind("aws.logs.log_group.settings"), aws, "eu-west-1")
+    assert {e.resource_id for e in protection} == {e.resource_id for e in settings}
+    assert [c for c in calls if c[1] == "DescribeLogGroups"] == [("eu-west-1", "DescribeLogGroups")]
+    assert settings[0].source["operations"][0] is protection[0].source["operations"][0]
+
+
+def test_a_group_gone_since_the_listing_has_no_group_policy(protected):
+    """GetDataProtectionPolicy answering ResourceNotFoundException is "no group policy": a fact, not a gap."""
+    aws = protected
+    logs.list_log_groups(aws, "eu-west-1")  # the run's listing still names the group
+    boto3.client("logs", region_name="eu-west-1").delete_log_group(logGroupName="/acme/chat-media/api")
+    found = {e.resource_id: e for e in collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, "eu-west-1")}
+    gone = found[_group("eu-west-1", "/acme/chat-media/api")]
+    assert gone.observed["group_policy"] is False and gone.observed["masked_identifiers"] == ["PhoneNumber-GB"]
+    assert gone.raw["policy"] is None
+    assert gone.source["operations"][2]["error"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize("operation", ["DescribeLogGroups", "DescribeAccountPolicies", "GetDataProtectionPolicy"])
+def test_a_denied_data_protection_call_is_a_gap(protected, operation):
+    aws = protected
+
+    def deny(**_):
+        raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, operation)
+
+    aws.client("logs", "eu-west-1").meta.events.register(f"before-call.logs.{operation}", deny)
+    with pytest.raises(CollectionError) as info:
+        collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, "eu-west-1")
+    assert info.value.reason == GapReason.DENIED and info.value.operation == operation
+
+
+def test_data_protection_declares_the_permissions_of_every_call_it_makes(protected):
+    aws = protected
+    spec = get_kind("aws.logs.log_group.data_protection")
+    assert spec.permissions == ("logs:DescribeLogGroups", "logs:GetDataProtectionPolicy",
+                                "logs:DescribeAccountPolicies")  # fmt: skip
+    calls = _calls(aws, "logs", ("eu-west-1",))
+    collect_unit(spec, aws, "eu-west-1")
+    assert {iam_action("cloudwatch-logs", op) for _, op in calls} == set(spec.permissions)
+    assert spec.description.startswith("Which sensitive data CloudWatch Logs masks")
+
+
 # --------------------------------------------------------------------------- sandbox seeder
 
 
@@ -392,6 +577,11 @@ def test_sandbox_seed_gives_compliant_and_non_compliant_examples(moto_endpoint):
         e.resource_id.split("log-group:")[1]: e.observed
         for region in aws.target.regions
         for e in collect_unit(get_kind("aws.logs.log_group.settings"), aws, region)
+    }
+    protection = {
+        e.resource_id.split("log-group:")[1]: e.observed
+        for region in aws.target.regions
+        for e in collect_unit(get_kind("aws.logs.log_group.data_protection"), aws, region)
     }
     config = {r: collect_unit(get_kind("aws.config.recorder.status"), aws, r)[0].observed for r in aws.target.regions}
     detectors = {
@@ -415,6 +605,33 @@ def test_sandbox_seed_gives_compliant_and_non_compliant_examples(moto_endpoint):
         "deletion_protection": False,
     }
     assert "/acme/legacy-exports/worker" in groups
+
+    # eu-west-1: the account policy masks e-mail addresses and European phone numbers in every group; the chat
+    # API's own policy adds client IP addresses. us-east-1: one group only audits, the other has no policy.
+    eu_groups = {"/aws/cloudtrail/acme-audit", "/acme/chat-media/api", "/acme/message-store/queries"}
+    assert set(protection) == eu_groups | {"/acme/legacy-exports/api", "/acme/legacy-exports/worker"}
+    for name in eu_groups:
+        assert protection[name]["account_policy"] is True
+        assert {"EmailAddress", "PhoneNumber-GB"} <= set(protection[name]["masked_identifiers"])
+    assert protection["/acme/chat-media/api"]["group_policy"] is True
+    assert protection["/acme/chat-media/api"]["masked_identifiers"] == [
+        "EmailAddress", "IpAddress", "PhoneNumber-DE", "PhoneNumber-FR", "PhoneNumber-GB"
+    ]  # fmt: skip
+    assert protection["/acme/message-store/queries"]["group_policy"] is False
+    assert protection["/acme/legacy-exports/api"] == {
+        "group_policy": True,
+        "account_policy": False,
+        "masked_identifiers": [],
+        "audited_identifiers": ["EmailAddress", "PhoneNumber-US"],
+        "findings_destination": True,
+    }
+    assert protection["/acme/legacy-exports/worker"] == {
+        "group_policy": False,
+        "account_policy": False,
+        "masked_identifiers": [],
+        "audited_identifiers": [],
+        "findings_destination": False,
+    }
 
     assert config["eu-west-1"]["recording"] and config["eu-west-1"]["all_supported"]
     assert config["us-east-1"]["recorder_present"] and not config["us-east-1"]["recording"]

@@ -13,7 +13,7 @@ from moto import mock_aws
 from collector.sandbox.aws_network import install_moto_shims, seed
 from connectors import collect_unit
 from connectors.aws import AwsClients, AwsTarget, ec2, eks, elbv2
-from connectors.base import CollectionError, Evidence, GapReason, get_kind
+from connectors.base import REDACTED, CollectionError, Evidence, GapReason, canonical_json, get_kind
 from ea_testkit.golden import PROVENANCE, check_golden, golden_params, load_cases
 
 EU, US = "eu-west-1", "us-east-1"
@@ -36,6 +36,9 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
     "aws.ec2.volume.encryption": lambda c: ec2.observe_volume_encryption(
         c.get("partition", "aws"), c["account_id"], c["region"], c["volume"], PROVENANCE
     ),
+    "aws.ec2.volume.tags": lambda c: ec2.observe_volume_tags(
+        "aws", c["account_id"], c["region"], c["volume"], PROVENANCE
+    ),
     "aws.ec2.security_group.ingress": lambda c: ec2.observe_security_group_ingress(
         "aws", c["region"], c["security_group"], PROVENANCE
     ),
@@ -52,7 +55,16 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
     "aws.eks.cluster.logging": lambda c: eks.observe_logging(c["region"], c["cluster"], PROVENANCE),
 }
 
-# The API answer each record must keep as `raw` (fixture inputs hold no secrets, so redaction leaves them as they are).
+
+def _volume_as_observed(case: dict) -> dict:
+    """The volume as raw must keep it: each tag's value as `observed` shows it (a secret-looking one redacted)."""
+    volume, shown = case["volume"], case["expected"]["observed"]["tags"]
+    if "Tags" not in volume:
+        return volume
+    return {**volume, "Tags": [{**t, "Value": shown[t["Key"]]} for t in volume["Tags"]]}
+
+
+# The API answer each record must keep as `raw` (the only secrets in the fixture inputs are in tags).
 RAW: dict[str, Callable[[dict], dict]] = {
     "aws.ec2.account.regions": lambda c: c["response"],
     "aws.ec2.region.ebs_encryption_default": lambda c: {
@@ -60,6 +72,7 @@ RAW: dict[str, Callable[[dict], dict]] = {
         "default_kms_key": c["default_kms_key"],
     },
     "aws.ec2.volume.encryption": lambda c: c["volume"],
+    "aws.ec2.volume.tags": _volume_as_observed,
     "aws.ec2.security_group.ingress": lambda c: c["security_group"],
     "aws.ec2.vpc.flow_logs": lambda c: {"vpc": c["vpc"], "flow_logs": c["flow_logs"]},
     "aws.elbv2.listener.tls": lambda c: {"load_balancer": c["load_balancer"], "listener": c["listener"]},
@@ -75,6 +88,7 @@ def test_observe_matches_golden(kind, case):
     check_golden(evidence, kind, case)
     assert evidence.source is PROVENANCE
     assert evidence.raw == RAW[kind](case)
+    assert "fixture-only-not-a-secret" not in canonical_json({"observed": evidence.observed, "raw": evidence.raw})
 
 
 def test_eks_raw_leaves_out_the_ca_bundle_and_request_token():
@@ -172,6 +186,63 @@ def test_volume_encryption_with_attachments(aws):
     assert len(found) == 3, "the two volumes and the instance's root volume; none from us-east-1"
     assert {e.region for e in found.values()} == {EU}
     assert operations(found[arn + store]) == ["DescribeVolumes"]
+
+
+PLANTED_TAG = "planted-tag-value-91ac3e"  # a restore token someone put in a tag
+
+
+def test_volume_kinds_share_one_describe_volumes_per_region(aws):
+    client = boto3.client("ec2", region_name=EU)
+    owned = [{"Key": "owner", "Value": "chat-platform-team"}, {"Key": "data-classification", "Value": "confidential"},
+             {"Key": "restore-token", "Value": PLANTED_TAG}]  # fmt: skip
+    store = client.create_volume(AvailabilityZone=f"{EU}a", Size=100,
+                                 TagSpecifications=[{"ResourceType": "volume", "Tags": owned}])["VolumeId"]  # fmt: skip
+    bare = client.create_volume(AvailabilityZone=f"{EU}a", Size=10)["VolumeId"]
+    us = boto3.client("ec2", region_name=US).create_volume(
+        AvailabilityZone=f"{US}a", Size=10, TagSpecifications=[{"ResourceType": "volume", "Tags": owned[:1]}]
+    )["VolumeId"]
+    calls = {region: [] for region in (EU, US)}
+    for region, seen in calls.items():
+        aws.client("ec2", region).meta.events.register(
+            "before-call.ec2.DescribeVolumes", lambda model, seen=seen, **_: seen.append(model.name)
+        )
+
+    encryption = {region: collect(aws, "aws.ec2.volume.encryption", region) for region in (EU, US)}
+    tags = {region: collect(aws, "aws.ec2.volume.tags", region) for region in (EU, US)}
+
+    assert calls == {EU: ["DescribeVolumes"], US: ["DescribeVolumes"]}, "one listing per region, shared by both kinds"
+    arn = f"arn:aws:ec2:{EU}:{ACCOUNT}:volume/"
+    assert set(tags[EU]) == set(encryption[EU]) == {arn + store, arn + bare}
+    assert tags[EU][arn + store].observed == {
+        "tags": {"data-classification": "confidential", "owner": "chat-platform-team", "restore-token": REDACTED}
+    }
+    assert tags[EU][arn + bare].observed == {"tags": {}}
+    (us_volume,) = tags[US].values()
+    assert us_volume.resource_id == f"arn:aws:ec2:{US}:{ACCOUNT}:volume/{us}" and us_volume.region == US
+    assert us_volume.observed == {"tags": {"owner": "chat-platform-team"}}
+    evidence = tags[EU][arn + store]
+    assert (evidence.resource_type, evidence.region) == ("AWS::EC2::Volume", EU)
+    assert operations(evidence) == ["DescribeVolumes"]
+    for found in (tags[EU][arn + store], encryption[EU][arn + store]):
+        assert {"Key": "restore-token", "Value": REDACTED} in found.raw["Tags"], found.kind
+        assert PLANTED_TAG not in canonical_json({"observed": found.observed, "raw": found.raw}), found.kind
+
+
+def test_secret_looking_tags_of_security_groups_and_vpcs_stay_out_of_raw(aws):
+    client = boto3.client("ec2", region_name=EU)
+    secret = [{"Key": "vpn-psk-password", "Value": PLANTED_TAG}, {"Key": "owner", "Value": "network-team"}]
+    vpc = client.create_vpc(CidrBlock="10.30.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": secret}])
+    group = client.create_security_group(
+        GroupName="vpn", Description="vpn", VpcId=vpc["Vpc"]["VpcId"],
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": secret}],
+    )["GroupId"]  # fmt: skip
+    groups = collect(aws, "aws.ec2.security_group.ingress", EU)
+    vpcs = collect(aws, "aws.ec2.vpc.flow_logs", EU)
+    tagged = [groups[f"arn:aws:ec2:{EU}:{ACCOUNT}:security-group/{group}"],
+              vpcs[f"arn:aws:ec2:{EU}:{ACCOUNT}:vpc/{vpc['Vpc']['VpcId']}"]]  # fmt: skip
+    assert {"Key": "vpn-psk-password", "Value": REDACTED} in tagged[0].raw["Tags"]
+    assert {"Key": "owner", "Value": "network-team"} in tagged[1].raw["vpc"]["Tags"]
+    assert not any(PLANTED_TAG in canonical_json(e.raw) for e in (*groups.values(), *vpcs.values()))
 
 
 def test_security_group_ingress_open_to_the_world(aws):
@@ -370,6 +441,7 @@ NETWORK_KINDS = (
     "aws.ec2.account.regions",
     "aws.ec2.region.ebs_encryption_default",
     "aws.ec2.volume.encryption",
+    "aws.ec2.volume.tags",
     "aws.ec2.security_group.ingress",
     "aws.ec2.vpc.flow_logs",
     "aws.elbv2.listener.tls",
@@ -399,6 +471,10 @@ def test_sandbox_seed_gives_compliant_and_non_compliant_examples(moto_endpoint):
     ]
     assert [v["encrypted"] for v in observed("aws.ec2.volume.encryption", EU)] == [True]
     assert [v["encrypted"] for v in observed("aws.ec2.volume.encryption", US)] == [False]
+    assert observed("aws.ec2.volume.tags", EU) == [
+        {"tags": {"Name": "message-store", "data-classification": "confidential", "owner": "chat-platform-team"}}
+    ]
+    assert observed("aws.ec2.volume.tags", US) == [{"tags": {"Name": "legacy-media-scratch"}}]
     assert observed("aws.ec2.security_group.ingress", EU, group_name="chat-edge")[0]["open_to_world_ipv4"] == [
         "80",
         "443",

@@ -1,12 +1,14 @@
-"""Resilience and data-governance kinds: Macie, AWS Backup vaults and plans, Auto Scaling groups, S3 lifecycle.
+"""Resilience and data-governance kinds: Macie, AWS Backup vaults, plans and restore testing, Auto Scaling
+groups, S3 lifecycle.
 
 Golden tests feed recorded answers to the pure `observe_*` functions; collection tests go through real
-boto3 calls against moto's server on loopback (backup resource assignments through the sandbox's moto
-shim), with errors injected before they are sent where moto cannot produce them.
+boto3 calls against moto's server on loopback (backup resource assignments and restore testing through the
+sandbox's moto shim), with errors injected before they are sent where moto cannot produce them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +22,7 @@ from collector.sandbox.base import client
 from connectors import collect_unit
 from connectors.aws import autoscaling, backup, macie, s3
 from connectors.aws.clients import AwsClients, AwsTarget
-from connectors.base import CollectionError, Evidence, GapReason, canonical_json, get_kind
+from connectors.base import REDACTED, CollectionError, Evidence, GapReason, canonical_json, get_kind
 from ea_testkit.aws import error_response, faulty_session
 from ea_testkit.golden import PROVENANCE, check_golden, golden_params, load_cases
 
@@ -39,6 +41,9 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
     ),
     "aws.backup.vault.configuration": lambda c: backup.observe_vault_configuration(c["vault"], c["region"], PROVENANCE),
     "aws.backup.plan.rules": lambda c: backup.observe_plan_rules(c["plan"], c["selections"], c["region"], PROVENANCE),
+    "aws.backup.restore_testing.plans": lambda c: backup.observe_restore_testing_plans(
+        "aws", c["account_id"], c["region"], c["plans"], PROVENANCE
+    ),
     "aws.autoscaling.group.configuration": lambda c: autoscaling.observe_group_configuration(
         c["group"], c["policies"], c["region"], PROVENANCE
     ),
@@ -54,6 +59,8 @@ def expected_raw(kind: str, case: dict) -> dict:
         return {k: v for k, v in case["vault"].items() if k != "NumberOfRecoveryPoints"}
     if kind == "aws.backup.plan.rules":
         return {"plan": case["plan"], "selections": case["selections"]}
+    if kind == "aws.backup.restore_testing.plans":
+        return {"plans": case["plans"]}  # recorded in name order, as raw keeps them
     if kind == "aws.autoscaling.group.configuration":
         group = {k: v for k, v in case["group"].items() if k not in ("DesiredCapacity", "Instances")}
         return {"group": group, "policies": case["policies"]}
@@ -92,6 +99,13 @@ def test_volatile_fields_stay_out_of_observed_and_raw():
     evidence = backup.observe_plan_rules(ran, plan_case["selections"], EU, PROVENANCE)
     assert evidence.state_sha() == OBSERVERS["aws.backup.plan.rules"](plan_case).state_sha()
     assert "LastExecutionDate" not in evidence.raw["plan"]
+
+    testing_case = load_cases("aws.backup.restore_testing.plans")[0]
+    tested = json.loads(json.dumps(testing_case["plans"]))
+    tested[0]["plan"]["RestoreTestingPlan"]["LastExecutionTime"] = "2030-01-05T04:00:00Z"
+    base = OBSERVERS["aws.backup.restore_testing.plans"](testing_case)
+    later = backup.observe_restore_testing_plans("aws", ACCOUNT, EU, tested, PROVENANCE)
+    assert later.state_sha() == base.state_sha() and later.raw == base.raw
 
 
 # --------------------------------------------------------------------------- collection against moto's server
@@ -294,6 +308,195 @@ def test_backup_denied_is_a_gap_not_an_empty_result(endpoint, kind, operation):
     assert denied.reason == GapReason.DENIED and denied.operation == operation
 
 
+RESTORE_TESTING = "aws.backup.restore_testing.plans"
+RESTORE_TESTING_ACCOUNT = f"arn:aws:backup:{EU}:{ACCOUNT}:account"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/restore-test"
+
+
+def make_restore_tests(endpoint: str, plans: tuple[str, ...] = ("weekly", "idle"), selections: int = 1) -> None:
+    """Restore testing plans of one vault in eu-west-1; the first one gets `selections` RDS selections."""
+    b = client("backup", endpoint, EU)
+    vault = b.create_backup_vault(BackupVaultName="acme-backups")["BackupVaultArn"]
+    for name in plans:
+        b.create_restore_testing_plan(RestoreTestingPlan={
+            "RestoreTestingPlanName": name, "ScheduleExpression": "cron(0 4 ? * SUN *)",
+            "RecoveryPointSelection": {"Algorithm": "LATEST_WITHIN_WINDOW", "IncludeVaults": [vault],
+                                       "RecoveryPointTypes": ["SNAPSHOT"]},
+        })  # fmt: skip
+    for i in range(selections):
+        b.create_restore_testing_selection(RestoreTestingPlanName=plans[0], RestoreTestingSelection={
+            "RestoreTestingSelectionName": f"db_{i}", "ProtectedResourceType": "RDS", "IamRoleArn": ROLE,
+            "ProtectedResourceArns": [f"arn:aws:rds:{EU}:{ACCOUNT}:db:db-{i}"], "ValidationWindowHours": 2,
+            "RestoreMetadataOverrides": {"dbsubnetgroupname": "restore-tests"},
+        })  # fmt: skip
+
+
+def page_size(aws: AwsClients, operation: str, size: int) -> list[dict]:
+    """Make moto answer `operation` in pages of `size` items; returns the parameters of every call made."""
+    calls: list[dict] = []
+
+    def shrink(params: dict, **_: Any) -> None:
+        params["MaxResults"] = size
+        calls.append(dict(params))
+
+    aws.client("backup", EU).meta.events.register(f"before-parameter-build.backup.{operation}", shrink)
+    return calls
+
+
+def test_restore_testing_plans_with_their_selections_as_one_regional_record(endpoint):
+    make_restore_tests(endpoint, selections=2)
+    aws = clients(endpoint)
+    calls = record_calls(aws, "backup")
+
+    (evidence,) = collect(aws, RESTORE_TESTING).values()
+
+    assert evidence.resource_id == RESTORE_TESTING_ACCOUNT and evidence.resource_type == "AWS::::Account"
+    vault = f"arn:aws:backup:{EU}:{ACCOUNT}:backup-vault:acme-backups"
+    plan = {"schedule": "cron(0 4 ? * SUN *)", "timezone": "Etc/UTC", "start_window_hours": 24, "vaults": [vault],
+            "selection_window_days": 30}  # fmt: skip
+    assert evidence.observed == {"plans": [
+        {"name": "idle", **plan, "selections": []},
+        {"name": "weekly", **plan, "selections": [
+            {"name": f"db_{i}", "resource_type": "RDS", "all_resources": False, "resource_count": 1,
+             "validation_window_hours": 2} for i in (0, 1)]},
+    ]}  # fmt: skip
+    per_plan = ["GetRestoreTestingPlan", "ListRestoreTestingSelections"]
+    assert sorted(calls) == sorted(["ListRestoreTestingPlans", *per_plan * 2, *["GetRestoreTestingSelection"] * 2])
+    assert {f"backup:{call}" for call in calls} == set(get_kind(RESTORE_TESTING).permissions)
+    assert operations(evidence)[0] == "ListRestoreTestingPlans"
+    assert {"operation": "GetRestoreTestingSelection", "params": {"RestoreTestingPlanName": "weekly",
+            "RestoreTestingSelectionName": "db_1"}} in [{k: op[k] for k in ("operation", "params")}
+                                                        for op in evidence.source["operations"]]  # fmt: skip
+    weekly = evidence.raw["plans"][1]
+    assert weekly["plan"]["RestoreTestingPlan"]["RestoreTestingPlanArn"].startswith(
+        f"arn:aws:backup:{EU}:{ACCOUNT}:restore-testing-plan:weekly-"
+    )
+    assert weekly["plan"]["RestoreTestingPlan"]["CreationTime"].endswith("Z")
+    # Sensitive in the API model: the key stays, the values do not.
+    overrides = [s["RestoreTestingSelection"]["RestoreMetadataOverrides"] for s in weekly["selections"]]
+    assert overrides == [REDACTED] * 2
+
+
+def test_no_restore_testing_plan_is_a_fact_not_a_gap(endpoint):
+    aws = clients(endpoint)
+    calls = record_calls(aws, "backup")
+    (evidence,) = collect(aws, RESTORE_TESTING).values()
+    assert evidence.observed == {"plans": []} and evidence.raw == {"plans": []}
+    assert calls == ["ListRestoreTestingPlans"] and operations(evidence) == ["ListRestoreTestingPlans"]
+
+
+def test_restore_testing_reads_every_page_of_plans_and_of_selections(endpoint):
+    make_restore_tests(endpoint, ("weekly", "idle", "plan_0", "plan_1", "plan_2"), selections=3)
+    aws = clients(endpoint)
+    plan_pages = page_size(aws, "ListRestoreTestingPlans", 2)
+    selection_pages = page_size(aws, "ListRestoreTestingSelections", 2)
+
+    (evidence,) = collect(aws, RESTORE_TESTING).values()
+
+    assert [p["name"] for p in evidence.observed["plans"]] == ["idle", "plan_0", "plan_1", "plan_2", "weekly"]
+    assert [s["name"] for s in evidence.observed["plans"][-1]["selections"]] == ["db_0", "db_1", "db_2"]
+    assert [bool(c.get("NextToken")) for c in plan_pages] == [False, True, True]  # 2 + 2 + 1
+    weekly_pages = [c for c in selection_pages if c["RestoreTestingPlanName"] == "weekly"]
+    assert [bool(c.get("NextToken")) for c in weekly_pages] == [False, True]  # 2 + 1
+    assert len(evidence.source["operations"][0]["request_ids"]) == 3
+
+
+@pytest.mark.parametrize("after", ["ListRestoreTestingPlans", "GetRestoreTestingPlan", "ListRestoreTestingSelections"])
+def test_restore_testing_deleted_while_it_is_read_is_left_out_not_a_gap(endpoint, after):
+    """Deleted after the listing, the plan answers not found to GetRestoreTestingPlan; after GetRestoreTestingPlan,
+    to ListRestoreTestingSelections. A selection deleted after its listing answers not found to
+    GetRestoreTestingSelection. Whatever is gone is left out; the rest is evidence as usual."""
+    make_restore_tests(endpoint, selections=2)
+    aws = clients(endpoint)
+    backup_client = client("backup", endpoint, EU)
+
+    def delete(parsed: dict, **_: Any) -> None:
+        if after == "ListRestoreTestingSelections":
+            if any(s["RestoreTestingPlanName"] == "weekly" for s in parsed["RestoreTestingSelections"]):
+                backup_client.delete_restore_testing_selection(RestoreTestingPlanName="weekly",
+                                                               RestoreTestingSelectionName="db_1")  # fmt: skip
+        elif after == "ListRestoreTestingPlans" or parsed["RestoreTestingPlan"]["RestoreTestingPlanName"] == "idle":
+            backup_client.delete_restore_testing_plan(RestoreTestingPlanName="idle")
+
+    aws.client("backup", EU).meta.events.register(f"after-call.backup.{after}", delete)
+    (evidence,) = collect(aws, RESTORE_TESTING).values()
+
+    plans = {p["name"]: [s["name"] for s in p["selections"]] for p in evidence.observed["plans"]}
+    if after == "ListRestoreTestingSelections":
+        assert plans == {"idle": [], "weekly": ["db_0"]}
+        ops = evidence.source["operations"]
+        (asked,) = [op for op in ops if op["params"].get("RestoreTestingSelectionName") == "db_1"]
+        assert asked["operation"] == "GetRestoreTestingSelection" and asked["error"] == "ResourceNotFoundException"
+    else:
+        assert plans == {"weekly": ["db_0", "db_1"]}
+        assert "idle" not in json.dumps(evidence.raw)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["ListRestoreTestingPlans", "GetRestoreTestingPlan", "ListRestoreTestingSelections", "GetRestoreTestingSelection"],
+)
+def test_restore_testing_denied_is_a_gap_not_no_plans(endpoint, operation):
+    """Never "no restore testing plan" or "selects no resources" when the answer could not be read."""
+    make_restore_tests(endpoint)
+    denied = gap(clients(endpoint, faulty_session({f"backup.{operation}": ("AccessDeniedException", 403)})),
+                 RESTORE_TESTING)  # fmt: skip
+    assert denied.reason == GapReason.DENIED and denied.operation == operation
+
+
+def test_restore_testing_last_run_stays_out_of_observed_and_raw(endpoint):
+    """AWS answers each plan's LastExecutionTime, which moves with every restore test: no new state, no stale raw."""
+    make_restore_tests(endpoint)
+
+    def collected(last_run: dt.datetime) -> Evidence:
+        aws = clients(endpoint)
+
+        def ran(parsed: dict, **_: Any) -> None:
+            for plan in [parsed.get("RestoreTestingPlan", {}), *parsed.get("RestoreTestingPlans", [])]:
+                plan["LastExecutionTime"] = last_run
+
+        for operation in ("ListRestoreTestingPlans", "GetRestoreTestingPlan"):
+            aws.client("backup", EU).meta.events.register(f"after-call.backup.{operation}", ran)
+        (evidence,) = collect(aws, RESTORE_TESTING).values()
+        return evidence
+
+    monday, sunday = (collected(dt.datetime(2030, 1, day, 4, tzinfo=dt.UTC)) for day in (6, 13))
+    assert monday.state_sha() == sunday.state_sha() and monday.raw == sunday.raw
+    assert "LastExecutionTime" not in canonical_json(monday.raw) and "CreationTime" in canonical_json(monday.raw)
+
+
+def test_restore_testing_moto_shim_answers_with_aws_errors(endpoint):
+    """The sandbox's shim: AWS's name rule, one wildcard or ARNs, and no plan deleted under its selections."""
+    make_restore_tests(endpoint)
+    b = client("backup", endpoint, EU)
+    selection = {"RestoreTestingSelectionName": "tables", "ProtectedResourceType": "DynamoDB", "IamRoleArn": ROLE}
+    attempts = [
+        (b.create_restore_testing_plan, {"RestoreTestingPlan": {
+            "RestoreTestingPlanName": "weekly-restore", "ScheduleExpression": "cron(0 4 ? * SUN *)",
+            "RecoveryPointSelection": {"Algorithm": "LATEST_WITHIN_WINDOW", "IncludeVaults": ["*"],
+                                       "RecoveryPointTypes": ["SNAPSHOT"]}}}, "InvalidParameterValueException"),
+        (b.create_restore_testing_selection, {"RestoreTestingPlanName": "weekly", "RestoreTestingSelection": {
+            **selection, "ProtectedResourceArns": ["*", f"arn:aws:dynamodb:{EU}:{ACCOUNT}:table/t"]}},
+         "InvalidParameterValueException"),
+        (b.create_restore_testing_selection, {"RestoreTestingPlanName": "gone", "RestoreTestingSelection": {
+            **selection, "ProtectedResourceArns": ["*"]}}, "ResourceNotFoundException"),
+        (b.delete_restore_testing_plan, {"RestoreTestingPlanName": "weekly"}, "InvalidRequestException"),
+        (b.get_restore_testing_selection, {"RestoreTestingPlanName": "idle", "RestoreTestingSelectionName": "db_0"},
+         "ResourceNotFoundException"),
+    ]  # fmt: skip
+    for call, params, code in attempts:
+        with pytest.raises(b.exceptions.ClientError) as info:
+            call(**params)
+        assert info.value.response["Error"]["Code"] == code, params
+    created = b.create_restore_testing_plan(RestoreTestingPlan={
+        "RestoreTestingPlanName": "daily", "ScheduleExpression": "cron(0 5 ? * * *)",
+        "RecoveryPointSelection": {"Algorithm": "RANDOM_WITHIN_WINDOW", "IncludeVaults": ["*"],
+                                   "RecoveryPointTypes": ["CONTINUOUS"]}})  # fmt: skip
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    deleted = b.delete_restore_testing_plan(RestoreTestingPlanName="daily")
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
 def make_groups(endpoint: str) -> dict[str, str]:
     ec2 = client("ec2", endpoint, EU)
     subnets = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])
@@ -395,6 +598,10 @@ def test_bucket_lifecycle_denied_is_a_gap_not_no_rules(endpoint):
 # --------------------------------------------------------------------------- the sandbox seeder
 
 
+def vaults_arn(region: str, name: str) -> str:
+    return f"arn:aws:backup:{region}:{ACCOUNT}:backup-vault:{name}"
+
+
 def test_sandbox_seed_has_compliant_and_non_compliant_examples(endpoint):
     seed_base(endpoint)
     aws_resilience.seed(endpoint)
@@ -422,6 +629,14 @@ def test_sandbox_seed_has_compliant_and_non_compliant_examples(endpoint):
         assert daily["monthly"]["move_to_cold_storage_after_days"] == 30
         assert plans["legacy-weekly"]["rules"][0]["delete_after_days"] == 3
         assert [p["selection_count"] for p in (plans["acme-daily-eu"], plans["reports-archive"])] == [1, 0]
+
+        restore_tests = {region: o["plans"] for (region, _), o in observed(RESTORE_TESTING).items()}
+        (weekly,) = restore_tests[EU]
+        assert weekly["name"] == "acme_weekly_restore_test" and weekly["selection_window_days"] == 30
+        assert weekly["vaults"] == [vaults_arn(EU, "acme-eu-backups")]
+        assert [(s["name"], s["resource_type"]) for s in weekly["selections"]] == [("chat_messages", "DynamoDB"),
+                                                                                 ("message_store", "RDS")]  # fmt: skip
+        assert [(p["name"], p["selections"]) for p in restore_tests[US]] == [("legacy_restore_test", [])]
 
         groups = observed("aws.autoscaling.group.configuration")
         api, workers = groups[(EU, "chat-api")], groups[(US, "legacy-workers")]

@@ -1,4 +1,4 @@
-"""S3 versioning, access logging, bucket policy, bucket ACL and account Block Public Access.
+"""S3 versioning, access logging, bucket policy, bucket ACL, bucket tags and account Block Public Access.
 
 Golden tests feed recorded API answers to the pure observe functions; collection tests go through
 real boto3 calls against moto (in-process, and the sandbox seeder against the moto server).
@@ -21,11 +21,12 @@ from collector.sandbox.aws_s3 import seed
 from connectors import collect_unit
 from connectors.aws import s3, s3control
 from connectors.aws.clients import AwsClients, AwsTarget
-from connectors.base import CollectionError, Evidence, GapReason, get_kind
+from connectors.base import REDACTED, CollectionError, Evidence, GapReason, canonical_json, get_kind
 from ea_testkit.golden import PROVENANCE, check_golden, golden_params
 
 ACCOUNT = "123456789012"
-S3_KINDS = ("aws.s3.bucket.versioning", "aws.s3.bucket.logging", "aws.s3.bucket.policy", "aws.s3.bucket.acl")
+S3_KINDS = ("aws.s3.bucket.versioning", "aws.s3.bucket.logging", "aws.s3.bucket.policy", "aws.s3.bucket.acl",
+            "aws.s3.bucket.tags")  # fmt: skip
 
 
 def _bucket(case: dict) -> s3.Bucket:
@@ -38,6 +39,7 @@ OBSERVERS: dict[str, Callable[[dict], Evidence]] = {
     "aws.s3.bucket.logging": lambda c: s3.observe_bucket_logging(_bucket(c), c["response"], PROVENANCE),
     "aws.s3.bucket.policy": lambda c: s3.observe_bucket_policy(_bucket(c), c["response"], PROVENANCE),
     "aws.s3.bucket.acl": lambda c: s3.observe_bucket_acl(_bucket(c), c["response"], PROVENANCE),
+    "aws.s3.bucket.tags": lambda c: s3.observe_bucket_tags(_bucket(c), c["response"], PROVENANCE),
     "aws.s3.account.public_access_block": lambda c: s3control.observe_account_public_access_block(
         "aws", c["account_id"], c["response"], PROVENANCE
     ),
@@ -48,6 +50,10 @@ def _kept_in_raw(kind: str, case: dict) -> dict:
     """The part of raw that must hold the recorded answer (the policy is kept parsed, not as a string)."""
     if kind == "aws.s3.bucket.policy":
         return {"policy": json.loads(case["response"]["Policy"]) if case["response"] else {}}
+    if kind == "aws.s3.bucket.tags":  # each tag's value as observed shows it: a secret-looking one redacted
+        shown = case["expected"]["observed"]["tags"]
+        tag_set = [{**t, "Value": shown[t["Key"]]} for t in case["response"]["TagSet"]] if case["response"] else None
+        return {"tagging": {"TagSet": tag_set} if case["response"] else {}}
     section = {"aws.s3.bucket.versioning": "versioning", "aws.s3.bucket.logging": "logging", "aws.s3.bucket.acl": "acl"}
     if kind in section:
         return {section[kind]: case["response"]}
@@ -63,6 +69,7 @@ def test_observe_matches_golden(kind, case):
     assert {k: evidence.raw[k] for k in kept} == kept
     if "bucket" in case:
         assert evidence.raw["bucket"] == case["bucket"]["listing"]
+    assert "fixture-only-not-a-secret" not in canonical_json({"observed": evidence.observed, "raw": evidence.raw})
 
 
 # --------------------------------------------------------------------------- policy facts, rule by rule
@@ -197,6 +204,9 @@ def operations(evidence: Evidence) -> list[str]:
     return [op["operation"] for op in evidence.source["operations"]]
 
 
+PLANTED_TAG = "planted-tag-value-5e17c0"  # an API key someone put in a tag
+
+
 def test_versioning_of_every_bucket_in_its_own_region(aws):
     make_bucket("acme-chat-media-eu", "eu-west-1").put_bucket_versioning(
         Bucket="acme-chat-media-eu", VersioningConfiguration={"Status": "Enabled"}
@@ -306,6 +316,49 @@ def test_bucket_acl_public_grants(aws):
     assert found["acme-legacy-exports"].raw["acl"]["Owner"]["DisplayName"]  # display names stay in raw only
 
 
+def test_bucket_tags_in_each_buckets_own_region(aws):
+    make_bucket("acme-chat-media-eu", "eu-west-1").put_bucket_tagging(
+        Bucket="acme-chat-media-eu",
+        Tagging={
+            "TagSet": [
+                {"Key": "owner", "Value": "chat-platform-team"},
+                {"Key": "data-classification", "Value": "confidential"},
+            ]
+        },
+    )
+    make_bucket("acme-legacy-exports", "us-east-1")
+    make_bucket("acme-web-assets", "eu-central-1").put_bucket_tagging(Bucket="acme-web-assets", Tagging={"TagSet": [
+        {"Key": "Owner", "Value": "web-team"}, {"Key": "cdn-api-key", "Value": PLANTED_TAG}]})  # fmt: skip
+    asked: list[tuple[str, str]] = []
+    for region in ("eu-west-1", "us-east-1", "eu-central-1"):
+        aws.client("s3", region).meta.events.register(
+            "before-parameter-build.s3.GetBucketTagging",
+            lambda params, region=region, **_: asked.append((region, params["Bucket"])),
+        )
+
+    found = collect("aws.s3.bucket.tags", aws)
+
+    assert {n: e.observed for n, e in found.items()} == {
+        "acme-chat-media-eu": {"tags": {"data-classification": "confidential", "owner": "chat-platform-team"}},
+        "acme-legacy-exports": {"tags": {}},
+        "acme-web-assets": {"tags": {"Owner": "web-team", "cdn-api-key": REDACTED}},
+    }
+    assert sorted(asked) == [("eu-central-1", "acme-web-assets"), ("eu-west-1", "acme-chat-media-eu"),
+                             ("us-east-1", "acme-legacy-exports")], "each bucket asked in its own region"  # fmt: skip
+    assert {n: e.region for n, e in found.items()} == {
+        "acme-chat-media-eu": "eu-west-1", "acme-legacy-exports": "us-east-1", "acme-web-assets": "eu-central-1"
+    }  # fmt: skip
+    untagged = found["acme-legacy-exports"]
+    assert operations(untagged) == ["ListBuckets", "GetBucketLocation", "GetBucketTagging"]
+    assert untagged.source["operations"][-1]["error"] == "NoSuchTagSet", "no tags is a fact, not a gap"
+    assert untagged.raw["tagging"] == {}
+    secret = found["acme-web-assets"]
+    assert secret.resource_id == "arn:aws:s3:::acme-web-assets" and secret.resource_type == "AWS::S3::Bucket"
+    assert secret.raw["tagging"]["TagSet"] == [{"Key": "Owner", "Value": "web-team"},
+                                               {"Key": "cdn-api-key", "Value": REDACTED}]  # fmt: skip
+    assert PLANTED_TAG not in canonical_json({"observed": secret.observed, "raw": secret.raw, "source": secret.source})
+
+
 def test_account_public_access_block_absent_then_configured(aws):
     (evidence,) = collect_unit(get_kind("aws.s3.account.public_access_block"), aws, "global")
     assert evidence.observed == {
@@ -348,7 +401,7 @@ def test_s3_kinds_share_one_listing_and_ask_each_bucket_once(aws):
     for kind in S3_KINDS:
         assert len(collect_unit(get_kind(kind), aws, "global")) == 2
     assert calls.count("ListBuckets") == 1 and calls.count("GetBucketLocation") == 2
-    for operation in ("GetBucketVersioning", "GetBucketLogging", "GetBucketPolicy", "GetBucketAcl"):
+    for operation in ("GetBucketVersioning", "GetBucketLogging", "GetBucketPolicy", "GetBucketAcl", "GetBucketTagging"):
         assert calls.count(operation) == 2, operation
 
 
@@ -415,6 +468,7 @@ def test_kinds_declare_the_permissions_they_use():
         "aws.s3.bucket.logging": listing | {"s3:GetBucketLogging"},
         "aws.s3.bucket.policy": listing | {"s3:GetBucketPolicy"},
         "aws.s3.bucket.acl": listing | {"s3:GetBucketAcl"},
+        "aws.s3.bucket.tags": listing | {"s3:GetBucketTagging"},
         "aws.s3.account.public_access_block": {"s3:GetAccountPublicAccessBlock"},
     }
     for kind, permissions in expected.items():
@@ -434,6 +488,7 @@ def test_sandbox_seed_shows_good_and_bad_examples(moto_endpoint):
         logging_ = collect("aws.s3.bucket.logging", aws)
         policy = collect("aws.s3.bucket.policy", aws)
         acl = collect("aws.s3.bucket.acl", aws)
+        tags = collect("aws.s3.bucket.tags", aws)
         (account,) = collect_unit(get_kind("aws.s3.account.public_access_block"), aws, "global")
     finally:
         aws.close()
@@ -455,3 +510,11 @@ def test_sandbox_seed_shows_good_and_bad_examples(moto_endpoint):
         "configured": True, "block_public_acls": True, "ignore_public_acls": False,
         "block_public_policy": True, "restrict_public_buckets": False,
     }  # fmt: skip
+    assert tags["acme-chat-media-eu"].observed == {
+        "tags": {"data-classification": "confidential", "owner": "chat-platform-team"}
+    }
+    assert tags["acme-audit-logs-eu"].observed == {
+        "tags": {"data-classification": "internal", "owner": "security-team"}
+    }
+    assert tags["acme-web-assets"].observed == {"tags": {"Classification": "public", "Owner": "web-team"}}
+    assert tags["acme-legacy-exports"].observed == {"tags": {}}
