@@ -8,6 +8,7 @@ from typing import Any
 
 from connectors.aws.clients import AwsClients, list_all
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 GROUP_TYPE = "AWS::AutoScaling::AutoScalingGroup"
@@ -64,5 +65,7 @@ def observe_group_configuration(
             "suspended_processes": sorted(p["ProcessName"] for p in group.get("SuspendedProcesses", [])),
         },
         source=provenance,
-        raw=redact({"group": {k: v for k, v in group.items() if k not in VOLATILE_FIELDS}, "policies": policies}),
+        raw=redact_tags(
+            redact({"group": {k: v for k, v in group.items() if k not in VOLATILE_FIELDS}, "policies": policies})
+        ),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from connectors.aws.arns import ACCOUNT_TYPE, account_setting_arn
 from connectors.aws.clients import AwsClients, list_all, operation, strip_metadata
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 
@@ -82,5 +83,5 @@ def observe_detector_status(
             "features_enabled": enabled_features(found.get("Features", [])),
         },
         source=provenance,
-        raw=redact(to_jsonable({"detector_id": detector_id, "detector": found})),
+        raw=redact_tags(redact(to_jsonable({"detector_id": detector_id, "detector": found}))),
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from connectors.aws.clients import AwsClients, list_all
 from connectors.aws.provenance import source
+from connectors.aws.tags import redact_tags
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 SECRET_TYPE = "AWS::SecretsManager::Secret"
@@ -42,5 +43,5 @@ def observe_secret_rotation(entry: dict, region: str, provenance: dict) -> Evide
             "kms_key_id": entry.get("KmsKeyId"),
         },
         source=provenance,
-        raw=redact(listing),
+        raw=redact_tags(redact(listing)),
     )

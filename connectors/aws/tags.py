@@ -24,6 +24,10 @@ def tag_value(key: str, value: Any) -> Any:
     return redact(value)
 
 
+def _tag_map(tags: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: tag_value(k, v) if isinstance(k, str) else v for k, v in tags.items()}
+
+
 def _is_tag(value: Mapping[str, Any]) -> bool:
     return isinstance(value.get("Key"), str) and "Value" in value
 
@@ -33,12 +37,18 @@ def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
     return {tag["Key"]: tag_value(tag["Key"], tag["Value"]) for tag in sorted(tags or (), key=lambda t: t["Key"])}
 
 
+# Where an API answers tags as a map (`{"db-password": "..."}`): GuardDuty's `Tags`, EKS's `tags`.
+TAG_MAP_FIELDS = ("Tags", "tags")
+
+
 def redact_tags(value: Any) -> Any:
-    """`value` (plain JSON-safe data) with every AWS tag whose key names a secret redacted, wherever it sits."""
+    """`value` (plain JSON-safe data) with every AWS tag whose key names a secret redacted, wherever it sits:
+    in tag lists (`{"Key": k, "Value": v}` items) and in tag maps under `Tags` or `tags`."""
     if isinstance(value, Mapping):
         if _is_tag(value):
             return {k: tag_value(value["Key"], v) if k == "Value" else v for k, v in value.items()}
-        return {k: redact_tags(v) for k, v in value.items()}
+        return {k: _tag_map(v) if k in TAG_MAP_FIELDS and isinstance(v, Mapping) else redact_tags(v)
+                for k, v in value.items()}  # fmt: skip
     if isinstance(value, list):
         return [redact_tags(v) for v in value]
     return value

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from connectors.aws import autoscaling, guardduty, secretsmanager
 from connectors.aws.tags import redact_tags, tag_map
 from connectors.base import REDACTED, names_a_secret, redact
+from ea_testkit.golden import PROVENANCE, load_cases
 
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."
 
@@ -66,3 +70,44 @@ def test_generic_redact_alone_misses_a_secret_in_a_tag():
     tags = {"TagList": [{"Key": "db-password", "Value": "hunter2"}]}
     assert redact(tags) == tags
     assert "hunter2" not in str(redact(redact_tags(tags)))
+
+
+def test_redact_tags_also_reads_tag_maps():
+    """GuardDuty and EKS answer tags as a map: the key names the secret there too."""
+    raw = {"detector": {"Tags": {"api-key": "k-123", "owner": "secops"}}, "cluster": {"tags": {"ldap_passwd": "x"}},
+           "Policy": {"Tags": ["not", "a", "map"]}}  # fmt: skip
+    out = redact_tags(raw)
+    assert out["detector"]["Tags"] == {"api-key": REDACTED, "owner": "secops"}
+    assert out["cluster"]["tags"] == {"ldap_passwd": REDACTED}
+    assert out["Policy"] == raw["Policy"]
+
+
+SECRET_TAG = {"Key": "webhook-secret", "Value": "whsec-do-not-store"}
+
+
+def _first_case(kind: str) -> dict:
+    """The first recorded case with a resource (GuardDuty's first case is a region without a detector)."""
+    return next(c for c in load_cases(kind) if c.get("detector", True))
+
+
+@pytest.mark.parametrize(
+    ("kind", "observe"),
+    [
+        ("aws.secretsmanager.secret.rotation",
+         lambda c: secretsmanager.observe_secret_rotation({**c["entry"], "Tags": [SECRET_TAG]}, c["region"],
+                                                          PROVENANCE)),
+        ("aws.autoscaling.group.configuration",
+         lambda c: autoscaling.observe_group_configuration(
+             {**c["group"], "Tags": [{**SECRET_TAG, "ResourceId": "chat-api", "ResourceType": "auto-scaling-group",
+                                      "PropagateAtLaunch": True}]}, c["policies"], c["region"], PROVENANCE)),
+        ("aws.guardduty.detector.status",
+         lambda c: guardduty.observe_detector_status(
+             "aws", c["account_id"], c["region"], c["detector_id"],
+             {**c["detector"], "Tags": {SECRET_TAG["Key"]: SECRET_TAG["Value"]}}, PROVENANCE)),
+    ],
+)  # fmt: skip
+def test_kinds_whose_answers_carry_tags_never_keep_a_secret_tag_value(kind, observe):
+    evidence = observe(_first_case(kind))
+    raw = json.dumps(evidence.raw)
+    assert "whsec-do-not-store" not in raw
+    assert SECRET_TAG["Key"] in raw, "the tag itself stays visible"
