@@ -227,12 +227,17 @@ def observe_security_group_ingress(partition: str, region: str, group: dict, pro
 # --------------------------------------------------------------------------- VPC flow logs
 
 
+def list_vpcs(aws: AwsClients, region: str) -> tuple[list[dict], dict[str, Any]]:
+    """Every VPC of the region and the provenance of the listing; read once per run per region, shared by the
+    VPC kinds (flow logs, DNS Firewall)."""
+    return aws.memo(f"ec2:vpcs:{region}", lambda: list_all(aws.client("ec2", region), "describe_vpcs", "Vpcs"))
+
+
 @evidence_kind("aws.ec2.vpc.flow_logs", regional=True, permissions=("ec2:DescribeVpcs", "ec2:DescribeFlowLogs"))
 def collect_vpc_flow_logs(aws: AwsClients, scope: str) -> Iterator[Evidence]:
     """Whether each VPC in the region has an active flow log, which traffic it captures and where it goes."""
-    ec2 = aws.client("ec2", scope)
-    vpcs, vpc_op = list_all(ec2, "describe_vpcs", "Vpcs")
-    flow_logs, flow_log_op = list_all(ec2, "describe_flow_logs", "FlowLogs")
+    vpcs, vpc_op = list_vpcs(aws, scope)
+    flow_logs, flow_log_op = list_all(aws.client("ec2", scope), "describe_flow_logs", "FlowLogs")
     by_resource: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for flow_log in flow_logs:
         by_resource[flow_log["ResourceId"]].append(flow_log)

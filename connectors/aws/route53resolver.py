@@ -15,19 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from connectors.aws.clients import AwsClients, list_all
-from connectors.aws.ec2 import VPC_TYPE, ec2_arn
+from connectors.aws.ec2 import VPC_TYPE, ec2_arn, list_vpcs
 from connectors.aws.provenance import source
 from connectors.aws.tags import redact_tags
 from connectors.base import Evidence, evidence_kind, redact, to_jsonable
 
 BLOCK = "BLOCK"
 FAIL_OPEN = {"ENABLED": True, "DISABLED": False}  # USE_LOCAL_RESOURCE_SETTING (Route 53 Profiles) says neither
-
-
-def list_vpcs(aws: AwsClients, region: str) -> tuple[list[dict], dict[str, Any]]:
-    """Every VPC of the region (DescribeVpcs, as `aws.ec2.vpc.flow_logs` lists them) and the provenance of the
-    listing; read once per run per region."""
-    return aws.memo(f"ec2:vpcs:{region}", lambda: list_all(aws.client("ec2", region), "describe_vpcs", "Vpcs"))
 
 
 @evidence_kind(

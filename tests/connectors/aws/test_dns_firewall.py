@@ -329,3 +329,15 @@ def test_shims_are_installed_once_and_stand_aside_for_moto(monkeypatch):
     monkeypatch.setattr(Route53ResolverResponse, "list_firewall_configs", lambda self: "moto's own", raising=False)
     aws_dns.install_moto_shims()
     assert not hasattr(Route53ResolverResponse, "list_firewall_rules"), "moto answers DNS Firewall itself: inert"
+
+
+def test_vpc_kinds_share_one_describe_vpcs_per_region(aws):
+    new_vpc("10.20.0.0/16")
+    seen: list[str] = []
+    aws.client("ec2", EU).meta.events.register(
+        "before-call.ec2.DescribeVpcs", lambda model, **_: seen.append(model.name)
+    )
+    firewall = collect(aws)
+    flow_logs = collect_unit(get_kind("aws.ec2.vpc.flow_logs"), aws, EU)
+    assert seen == ["DescribeVpcs"], "one listing per region, shared by both kinds"
+    assert {e.resource_id for e in flow_logs} == {e.resource_id for e in firewall.values()}
