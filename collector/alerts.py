@@ -41,6 +41,7 @@ DIGEST_SCHEMA = "evidence-agent/drift-digest/v1"
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 PAGERDUTY_SEVERITY = {"high": "error", "medium": "warning", "low": "info"}
 SLACK_TOP = 10
+STREAM_BATCH = 1000  # drift events read per batch when a run's events are turned into records
 
 
 class DeliveryError(Exception):
@@ -312,6 +313,8 @@ def deliver(
     engine: sa.Engine, targets: list[str], alerts: AlertsConfig, now: dt.datetime, sleep: Sleep = time.sleep
 ) -> list[SinkReport]:
     """Send every sink its digest of undelivered due events of these targets; log every digest."""
+    if not alerts.sinks:  # the log digest is the only sink: nothing to load or send
+        return []
     cutoff = now - alerts.max_age_delta
     reports = []
     with Session(engine, expire_on_commit=False) as session:
@@ -400,27 +403,29 @@ def _expire(session: Session, sink: str, targets: list[str], cutoff: dt.datetime
     return len(stale)
 
 
-def log_digest(run_id: int, events: list[DriftEvent]) -> None:
-    """The structured-log sink: always on, one line per run with the counts and each event's essentials."""
-    if not events:
+def log_digest(run_id: int, records: list[dict[str, Any]]) -> None:
+    """The structured-log sink: always on, one line per run with the counts and each event's essentials.
+
+    `records`: the run's events as `event_record` shapes them."""
+    if not records:
         return
     log.info(
         "drift digest",
         run_id=run_id,
-        counts=dict(sorted(Counter(e.type for e in events).items())),
+        counts=dict(sorted(Counter(r["type"] for r in records).items())),
         events=[
             {
-                "id": e.id,
-                "type": e.type,
-                "check": e.check_id,
-                "target": e.target,
-                "resource": e.resource_id,
-                "region": e.region,
-                "severity": e.severity,
-                "alert_state": e.alert_state,
-                "reason": (e.details or {}).get("reason"),
+                "id": r["id"],
+                "type": r["type"],
+                "check": r["check_id"],
+                "target": r["target"],
+                "resource": r["resource_id"],
+                "region": r["region"],
+                "severity": r["severity"],
+                "alert_state": r["alert_state"],
+                "reason": r["reason"],
             }
-            for e in events
+            for r in records
         ],
     )
 
@@ -442,11 +447,11 @@ def after_run(
         if earlier != run_id:
             compute_run(engine, earlier, catalog, alerts.confirm_runs, now)
     compute_run(engine, run_id, catalog, alerts.confirm_runs, now)
+    # Streamed: a first run over a large account can raise tens of thousands of events, and only their
+    # records are kept (the ORM rows are let go as each batch is read).
+    query = sa.select(DriftEvent).where(DriftEvent.run_id == run_id).order_by(DriftEvent.id)
     with Session(engine) as session:
-        events = list(
-            session.execute(sa.select(DriftEvent).where(DriftEvent.run_id == run_id).order_by(DriftEvent.id)).scalars()
-        )
-        records = [event_record(e) for e in events]
-        log_digest(run_id, events)
+        records = [event_record(e) for e in session.execute(query.execution_options(yield_per=STREAM_BATCH)).scalars()]
+    log_digest(run_id, records)
     deliver(engine, targets, alerts, now, sleep)
     return records
