@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ FAIL = "fail"
 FAILURES = ("regressed", "new_failure")
 ENDINGS = ("remediated", "removed")
 CHUNK = 500
+WRITE_BATCH = 1000  # drift events inserted per flush
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ def _new_event(
 
 def _verdict_events(
     session: Session, run: Run, catalog_map: dict[str, CheckControls], now: dt.datetime, confirm_runs: int
-) -> list[DriftEvent]:
+) -> Iterator[DriftEvent]:
+    """The events of the verdicts this run changed, one at a time (a first run over a large account makes
+    tens of thousands: `compute_run` writes them in batches rather than holding them all)."""
     vs = VerdictState
     cols = (
         vs.id,
@@ -179,12 +182,11 @@ def _verdict_events(
             transitions.append(("remediated", before, row))
     transitions += [("removed", row, None) for row in ended.values() if row.end_reason == "removed"]
     if not transitions:
-        return []
+        return
 
     keys = {(r.target, r.kind, r.resource_id) for _, b, a in transitions for r in (b, a) if r is not None}
     evidence = _evidence_ids(session, run.id, keys)
     earlier = _earlier_failures(session, [(b or a) for t, b, a in transitions if t in ENDINGS])
-    events = []
     for event_type, before, after in transitions:
         row = after or before
         controls = catalog_map.get(row.check_id)
@@ -201,24 +203,21 @@ def _verdict_events(
             state = _ending_state(earlier.get((row.target, row.check_id, row.resource_id)))
         else:
             state = AlertState.DUE  # a passing resource gone: recorded and sent to sinks that want `removed`
-        events.append(
-            _new_event(
-                run,
-                event_type,
-                target=row.target,
-                kind=row.kind,
-                scope=row.scope,
-                now=now,
-                details=details,
-                check_id=row.check_id,
-                region=row.region,
-                resource_id=row.resource_id,
-                severity=severity(event_type, controls),
-                alert_state=state,
-                verdict_state_id=after.id if after is not None and event_type in FAILURES else None,
-            )
+        yield _new_event(
+            run,
+            event_type,
+            target=row.target,
+            kind=row.kind,
+            scope=row.scope,
+            now=now,
+            details=details,
+            check_id=row.check_id,
+            region=row.region,
+            resource_id=row.resource_id,
+            severity=severity(event_type, controls),
+            alert_state=state,
+            verdict_state_id=after.id if after is not None and event_type in FAILURES else None,
         )
-    return events
 
 
 def _earlier_failures(session: Session, rows: list[Any]) -> dict[tuple[str, str, str], DriftEvent]:
@@ -451,14 +450,30 @@ def compute_run(engine: sa.Engine, run_id: int, catalog: Catalog, confirm_runs: 
         run = session.get(Run, run_id, with_for_update=engine.dialect.name == "postgresql")
         if run is None or run.drift_at is not None or run.status == RunStatus.RUNNING:
             return []
-        events = _verdict_events(session, run, catalog_map, now, confirm_runs)
-        events += _unit_events(session, run, catalog_map, checks_by_kind, now)
-        events += _stale_events(session, run, catalog_map, checks_by_kind, now)
-        session.add_all(events)
-        session.flush()
+        # Unit and stale events are computed first, as before any event of this run is written; all are
+        # written in the order verdict, unit, stale.
+        others = _unit_events(session, run, catalog_map, checks_by_kind, now)
+        others += _stale_events(session, run, catalog_map, checks_by_kind, now)
+        ids: list[int] = []
+        batch: list[DriftEvent] = []
+        for event in _verdict_events(session, run, catalog_map, now, confirm_runs):
+            batch.append(event)
+            if len(batch) == WRITE_BATCH:
+                ids += _write(session, batch)
+                batch = []
+        ids += _write(session, batch + others)
         _confirm(session, run, confirm_runs)
         run.drift_at = now
-        return [e.id for e in events if e.id is not None]
+        return ids
+
+
+def _write(session: Session, events: list[DriftEvent]) -> list[int]:
+    """Insert these events and let the session forget them (the caller keeps only their ids)."""
+    session.add_all(events)
+    session.flush()
+    for event in events:
+        session.expunge(event)
+    return [e.id for e in events if e.id is not None]
 
 
 def undrifted_runs(engine: sa.Engine, targets: list[str]) -> list[int]:
