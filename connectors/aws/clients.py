@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -268,15 +268,33 @@ def strip_metadata(response: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
-def list_all(client: Any, method: str, result_key: str, **params: Any) -> tuple[list[dict], dict[str, Any]]:
-    """Every item of a paginated list call across all pages, with the provenance of every page."""
+def list_all(
+    client: Any, method: str, result_key: str, *, token: str | None = None, **params: Any
+) -> tuple[list[dict], dict[str, Any]]:
+    """Every item of a paginated list call across all pages, with the provenance of every page.
+
+    `token`: for a call botocore has no paginator for, the name of the field that carries the next page's
+    token in the answer and in the request (`nextToken`); the pages are followed here."""
     items: list[dict] = []
     request_ids: list[str | None] = []
-    for page in client.get_paginator(method).paginate(**params):
+    for page in _pages(client, method, token, params):
         items.extend(page.get(result_key, []))
         request_ids.append(page.get("ResponseMetadata", {}).get("RequestId"))
     name = client.meta.method_to_api_mapping.get(method, method)
     return items, {"operation": name, "params": params, "request_ids": request_ids}
+
+
+def _pages(client: Any, method: str, token: str | None, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if token is None:
+        yield from client.get_paginator(method).paginate(**params)
+        return
+    call, after = getattr(client, method), None
+    while True:
+        page = call(**params, **({token: after} if after else {}))
+        yield page
+        after = page.get(token)
+        if not after:
+            return
 
 
 def get_or_absent(call: Any, absent_code: str, params: dict[str, Any]) -> tuple[dict | None, dict[str, Any]]:

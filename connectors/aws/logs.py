@@ -39,20 +39,9 @@ def list_account_data_protection_policies(aws: AwsClients, region: str) -> tuple
     read once per run per region. botocore has no paginator for DescribeAccountPolicies: its token is followed."""
 
     def compute() -> tuple[list[dict], dict[str, Any]]:
-        client = aws.client("logs", region)
-        params: dict[str, Any] = {"policyType": DATA_PROTECTION_POLICY}
-        policies: list[dict] = []
-        request_ids: list[str | None] = []
-        token: str | None = None
-        while True:
-            resp = client.describe_account_policies(**params, **({"nextToken": token} if token else {}))
-            policies.extend(resp.get("accountPolicies", []))
-            request_ids.append(resp.get("ResponseMetadata", {}).get("RequestId"))
-            token = resp.get("nextToken")
-            if not token:
-                break
-        operation = {"operation": "DescribeAccountPolicies", "params": params, "request_ids": request_ids}
-        return [to_jsonable(p) for p in policies], operation
+        policies, op = list_all(aws.client("logs", region), "describe_account_policies", "accountPolicies",
+                                token="nextToken", policyType=DATA_PROTECTION_POLICY)  # fmt: skip
+        return [to_jsonable(p) for p in policies], op
 
     return aws.memo(f"logs:account_data_protection:{region}", compute)
 
